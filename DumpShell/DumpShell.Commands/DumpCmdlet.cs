@@ -1,0 +1,62 @@
+using System.Management.Automation;
+using DumpShell.Format.Minidump;
+
+namespace DumpShell.Commands;
+
+/// <summary>
+/// The base of every cmdlet that reads a dump: -Path (wildcards, pipeline by property name from
+/// Get-ChildItem and from DumpShell's own objects) or -Dump (from Open-Dump); one ErrorRecord per dump that
+/// cannot be opened, and one per problem in the streams the cmdlet read. Cmdlets hold no analysis logic.
+/// </summary>
+public abstract class DumpCmdlet : PSCmdlet
+{
+    protected const string PathSet = "Path";
+    protected const string DumpSet = "Dump";
+
+    /// <summary>Dump files; wildcards are expanded. Binds FullName from Get-ChildItem and DumpPath from DumpShell objects.</summary>
+    [Parameter(ParameterSetName = PathSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "DumpPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Dumps opened with Open-Dump.</summary>
+    [Parameter(ParameterSetName = DumpSet, Mandatory = true, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public Dump[] Dump { get; set; } = [];
+
+    /// <summary>Streams whose problems this cmdlet reports (header and directory problems are always reported).</summary>
+    protected abstract MinidumpStreamType[] StreamsRead { get; }
+
+    /// <summary>Writes this cmdlet's objects for one dump.</summary>
+    protected abstract void ProcessDump(Dump dump);
+
+    protected override void ProcessRecord()
+    {
+        foreach (var dump in ParameterSetName == DumpSet ? Dump : DumpResolver.Open(this, Path))
+        {
+            try
+            {
+                ProcessDump(dump);
+            }
+            catch (Exception e) when (e is not PipelineStoppedException and not PipelineClosedException)
+            {
+                WriteError(new ErrorRecord(e, "DumpReadFailed", ErrorCategory.ReadError, dump.Path));
+            }
+            ReportProblems(dump);
+        }
+    }
+
+    private void ReportProblems(Dump dump)
+    {
+        var streams = StreamsRead.Select(s => (uint)s).ToHashSet();
+        foreach (var problem in dump.Problems.OrderBy(p => p.Stream ?? 0).ThenBy(p => p.ErrorId, StringComparer.Ordinal))
+        {
+            if (problem.Stream is { } s && !streams.Contains(s)) continue;
+            var error = new ErrorRecord(new InvalidDataException(problem.Message), problem.ErrorId, ErrorCategory.InvalidData, dump.Path)
+            {
+                ErrorDetails = new ErrorDetails($"{dump.Path}: {problem.Message}"),
+            };
+            WriteError(error);
+        }
+    }
+}

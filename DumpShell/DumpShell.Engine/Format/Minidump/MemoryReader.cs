@@ -1,0 +1,127 @@
+namespace DumpShell.Format.Minidump;
+
+/// <summary>
+/// Reads virtual addresses of the dumped process from the captured ranges. Ranges may overlap or repeat
+/// (Wine writes thousands of tiny ranges, some twice) and need not be sorted; a read that crosses from one
+/// range into an adjacent one continues there.
+/// </summary>
+public sealed class MemoryReader
+{
+    private readonly MappedFile _file;
+    // Sorted by start, non-overlapping: where ranges overlap, the earlier-listed one's bytes are kept.
+    private readonly ulong[] _starts;
+    private readonly ulong[] _ends; // exclusive; ulong.MaxValue ranges are clipped by one byte
+    private readonly ulong[] _fileOffsets;
+
+    internal MemoryReader(MappedFile file, IReadOnlyList<MemoryDescriptor> ranges)
+    {
+        _file = file;
+        var ordered = ranges.Select((r, i) => (r, i)).OrderBy(x => x.r.StartOfMemoryRange).ThenBy(x => x.i).ToArray();
+        var starts = new List<ulong>(ordered.Length);
+        var ends = new List<ulong>(ordered.Length);
+        var offsets = new List<ulong>(ordered.Length);
+        ulong covered = 0;
+        bool any = false;
+        foreach (var (r, _) in ordered)
+        {
+            ulong start = r.StartOfMemoryRange;
+            ulong end = start + Math.Min(r.DataSize, ulong.MaxValue - start);
+            ulong offset = r.Rva;
+            if (any && start < covered)
+            {
+                if (end <= covered) continue;
+                offset += covered - start;
+                start = covered;
+            }
+            starts.Add(start);
+            ends.Add(end);
+            offsets.Add(offset);
+            covered = end;
+            any = true;
+        }
+        _starts = starts.ToArray();
+        _ends = ends.ToArray();
+        _fileOffsets = offsets.ToArray();
+    }
+
+    /// <summary>Number of distinct (non-overlapping) ranges.</summary>
+    public int RangeCount => _starts.Length;
+
+    /// <summary>Total bytes of process memory the dump holds.</summary>
+    public ulong TotalBytes
+    {
+        get
+        {
+            ulong total = 0;
+            for (int i = 0; i < _starts.Length; i++) total += _ends[i] - _starts[i];
+            return total;
+        }
+    }
+
+    /// <summary>The captured ranges as (start, size), sorted and without overlaps.</summary>
+    public IEnumerable<(ulong Start, ulong Size)> Ranges
+    {
+        get
+        {
+            for (int i = 0; i < _starts.Length; i++) yield return (_starts[i], _ends[i] - _starts[i]);
+        }
+    }
+
+    private int IndexOf(ulong address)
+    {
+        int index = Array.BinarySearch(_starts, address);
+        if (index < 0) index = ~index - 1;
+        return index >= 0 && address < _ends[index] ? index : -1;
+    }
+
+    public bool Contains(ulong address) => IndexOf(address) >= 0;
+
+    /// <summary>
+    /// Copies process memory at <paramref name="address"/> into <paramref name="buffer"/> and returns how many
+    /// bytes were there, contiguously from the start: a partial read stops at the first byte not captured.
+    /// </summary>
+    public int Read(ulong address, Span<byte> buffer)
+    {
+        int done = 0;
+        int index = IndexOf(address);
+        while (index >= 0 && done < buffer.Length)
+        {
+            ulong offsetInRange = address - _starts[index];
+            ulong left = _ends[index] - address;
+            int chunk = (int)Math.Min((ulong)(buffer.Length - done), left);
+            var bytes = _file.Slice((long)(_fileOffsets[index] + offsetInRange), chunk);
+            bytes.CopyTo(buffer[done..]);
+            done += bytes.Length;
+            if (bytes.Length < chunk) break;
+            address += (ulong)chunk;
+            if (done == buffer.Length || address == 0) break;
+            index = index + 1 < _starts.Length && _starts[index + 1] == address ? index + 1 : -1;
+        }
+        return done;
+    }
+
+    public bool TryReadUInt32(ulong address, out uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        bool ok = Read(address, b) == 4;
+        value = ok ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(b) : 0;
+        return ok;
+    }
+
+    public bool TryReadUInt64(ulong address, out ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        bool ok = Read(address, b) == 8;
+        value = ok ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(b) : 0;
+        return ok;
+    }
+
+    /// <summary>Reads a pointer of the dump's width (4 or 8 bytes).</summary>
+    public bool TryReadPointer(ulong address, int pointerSize, out ulong value)
+    {
+        if (pointerSize == 8) return TryReadUInt64(address, out value);
+        bool ok = TryReadUInt32(address, out uint v);
+        value = v;
+        return ok;
+    }
+}
