@@ -46,6 +46,10 @@ public sealed partial class Dump
             target = address;
         }
 
+        // On Windows ExceptionAddress is where the fault happened; Breakpad's Linux and macOS writers put
+        // the faulting data address there, so the code location is the context's instruction pointer.
+        ulong codeAddress = !windows && context?.InstructionPointer is { } ip ? ip : address;
+
         DumpException? inner = null;
         if (nested != 0 && depth < MaxNestedDepth && visited.Add(nested))
             inner = ReadExceptionRecord(threadId, nested, depth + 1, visited);
@@ -59,8 +63,8 @@ public sealed partial class Dump
             Description = meaning,
             Flags = flags,
             Address = address,
-            AddressSymbol = Describe(address),
-            Module = ModuleAt(address)?.Name,
+            AddressSymbol = Describe(codeAddress),
+            Module = ModuleAt(codeAddress)?.Name,
             Parameters = parameters,
             AccessType = access,
             TargetAddress = target,

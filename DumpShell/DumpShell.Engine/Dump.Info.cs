@@ -23,7 +23,9 @@ public sealed partial class Dump
             Writer = Writer(),
             DumpTime = DumpTime,
             Platform = Platform,
-            OSVersion = system is null ? null : $"{system.MajorVersion}.{system.MinorVersion}.{system.BuildNumber}",
+            // Breakpad's Linux writer leaves the numbers 0 and puts the kernel's version in the CSD string.
+            OSVersion = system is null || (system.MajorVersion | system.MinorVersion | system.BuildNumber) == 0
+                ? null : $"{system.MajorVersion}.{system.MinorVersion}.{system.BuildNumber}",
             OSBuild = system?.BuildNumber,
             ServicePack = string.IsNullOrEmpty(system?.CsdVersion) ? null : system.CsdVersion,
             ProductType = system?.ProductType switch { 1 => "Workstation", 2 => "DomainController", 3 => "Server", _ => null },
@@ -31,7 +33,7 @@ public sealed partial class Dump
             IsWow64 = IsWow64,
             ProcessorCount = system?.NumberOfProcessors,
             Processor = ProcessorDescription(system),
-            ProcessId = misc?.ProcessId,
+            ProcessId = misc?.ProcessId ?? LinuxProcessId(),
             ImageName = main?.Name,
             ImagePath = main?.Path,
             ProcessCreateTime = created,
@@ -64,6 +66,9 @@ public sealed partial class Dump
     /// <summary>A 64-bit dump of a 32-bit process: the WOW64 layer (wow64.dll) is loaded.</summary>
     public bool IsWow64 => Architecture == CpuArchitecture.X64 &&
         Modules.Any(m => m.Name.Equals("wow64.dll", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Breakpad's Linux writer has no MiscInfo; the pid is in its copy of /proc/self/status.</summary>
+    private uint? LinuxProcessId() => uint.TryParse(File.ProcStatusValue("Pid"), out uint pid) ? pid : null;
 
     private string? Writer()
     {

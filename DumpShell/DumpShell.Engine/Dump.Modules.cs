@@ -1,5 +1,6 @@
 using DumpShell.Format.Minidump;
 using DumpShell.Model;
+using DumpShell.Symbols.Pe;
 
 namespace DumpShell;
 
@@ -24,6 +25,7 @@ public sealed partial class Dump
     private DumpModule BuildModule(ModuleRecord m)
     {
         var cv = m.CodeView;
+        var version = ReadVersionResource(m);
         return new DumpModule
         {
             DumpPath = Path,
@@ -43,8 +45,22 @@ public sealed partial class Dump
             PdbAge = cv is { Format: "RSDS" or "NB10" } ? cv.Age : null,
             CodeViewFormat = cv?.Format,
             BuildId = cv?.BuildId is { Length: > 0 } id ? Convert.ToHexString(id) : null,
+            CompanyName = version?.CompanyName,
+            FileDescription = version?.FileDescription,
             IsUnloaded = false,
         };
+    }
+
+    /// <summary>
+    /// The version resource of the module's image, when the dump holds its headers and resource pages (full-memory
+    /// dumps do; others usually hold none of the image). Touches a handful of pages: the headers, the resource
+    /// directory path to RT_VERSION, and the VS_VERSIONINFO.
+    /// </summary>
+    private VersionResource? ReadVersionResource(ModuleRecord m)
+    {
+        if (m.BaseOfImage == 0 || !Memory.Contains(m.BaseOfImage)) return null;
+        var image = PeImage.TryParse(new DumpImageBytes(Memory, m.BaseOfImage, m.SizeOfImage));
+        return image is null ? null : VersionResource.TryRead(image);
     }
 
     /// <summary>The last path component; dumps of Windows use '\', of Linux and macOS '/'.</summary>

@@ -12,9 +12,11 @@ public sealed class DumpException
     public required string Description { get; init; }
     public uint Flags { get; init; }
     public bool IsNonContinuable => (Flags & 1) != 0;
+    /// <summary>The record's ExceptionAddress: the faulting instruction on Windows; Breakpad puts the faulting data address here on Linux and macOS.</summary>
     public ulong Address { get; init; }
-    /// <summary>The address as module+offset, when a module contains it.</summary>
+    /// <summary>The faulting code as module+offset, when a module contains it (on Linux and macOS dumps, the context's instruction pointer).</summary>
     public string? AddressSymbol { get; init; }
+    /// <summary>The module holding the faulting code (see AddressSymbol).</summary>
     public string? Module { get; init; }
     public required ulong[] Parameters { get; init; }
     /// <summary>Access violations and in-page errors: "Read", "Write" or "Execute" (DEP).</summary>

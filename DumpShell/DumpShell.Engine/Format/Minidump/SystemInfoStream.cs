@@ -41,8 +41,10 @@ public sealed partial class MinidumpFile
         string? vendor = null;
         if (arch is ProcessorArchitectures.X86 or ProcessorArchitectures.Amd64 && r.Has(32, 12))
         {
-            vendor = System.Text.Encoding.ASCII.GetString(r.Bytes(32, 12)).TrimEnd('\0');
-            if (vendor.Length == 0) vendor = null;
+            // Windows fills the vendor id only for x86 processes on some versions; elsewhere the bytes are
+            // ProcessorFeatures, which decode as noise. A vendor id is 12 letters ("GenuineIntel").
+            vendor = System.Text.Encoding.ASCII.GetString(r.Bytes(32, 12));
+            if (!vendor.All(char.IsAsciiLetter)) vendor = null;
         }
         return new SystemInfoRecord(
             arch, r.U16(2), r.U16(4), r.U8(6), r.U8(7), r.U32(8), r.U32(12), r.U32(16), r.U32(20),
