@@ -24,8 +24,11 @@ public abstract class DumpCmdlet : PSCmdlet
     [ValidateNotNull]
     public Dump[] Dump { get; set; } = [];
 
-    /// <summary>Streams whose problems this cmdlet reports (header and directory problems are always reported).</summary>
-    protected abstract MinidumpStreamType[] StreamsRead { get; }
+    /// <summary>
+    /// Streams whose problems this cmdlet reports (header and directory problems are always reported);
+    /// null reports every problem found in the file.
+    /// </summary>
+    protected abstract MinidumpStreamType[]? StreamsRead { get; }
 
     /// <summary>Writes this cmdlet's objects for one dump.</summary>
     protected abstract void ProcessDump(Dump dump);
@@ -48,10 +51,10 @@ public abstract class DumpCmdlet : PSCmdlet
 
     private void ReportProblems(Dump dump)
     {
-        var streams = StreamsRead.Select(s => (uint)s).ToHashSet();
+        var streams = StreamsRead?.Select(s => (uint)s).ToHashSet();
         foreach (var problem in dump.Problems.OrderBy(p => p.Stream ?? 0).ThenBy(p => p.ErrorId, StringComparer.Ordinal))
         {
-            if (problem.Stream is { } s && !streams.Contains(s)) continue;
+            if (streams is not null && problem.Stream is { } s && !streams.Contains(s)) continue;
             var error = new ErrorRecord(new InvalidDataException(problem.Message), problem.ErrorId, ErrorCategory.InvalidData, dump.Path)
             {
                 ErrorDetails = new ErrorDetails($"{dump.Path}: {problem.Message}"),

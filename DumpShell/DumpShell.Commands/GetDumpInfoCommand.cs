@@ -13,11 +13,8 @@ public sealed class GetDumpInfoCommand : DumpCmdlet
     [Parameter]
     public SwitchParameter Streams { get; set; }
 
-    protected override MinidumpStreamType[] StreamsRead => Streams
-        ? []
-        : [MinidumpStreamType.SystemInfo, MinidumpStreamType.MiscInfo, MinidumpStreamType.ThreadList, MinidumpStreamType.ThreadExList,
-           MinidumpStreamType.ModuleList, MinidumpStreamType.UnloadedModuleList, MinidumpStreamType.HandleData,
-           MinidumpStreamType.Exception, MinidumpStreamType.MemoryList, MinidumpStreamType.Memory64List];
+    /// <summary>The summary speaks for the whole file, so it reports every problem found in it.</summary>
+    protected override MinidumpStreamType[]? StreamsRead => null;
 
     protected override void ProcessDump(Dump dump)
     {

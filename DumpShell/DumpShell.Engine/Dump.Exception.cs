@@ -58,6 +58,7 @@ public sealed partial class Dump
         {
             DumpPath = Path,
             ThreadId = threadId,
+            PointerSize = PointerSize,
             Code = code,
             CodeName = name,
             Description = meaning,

@@ -55,7 +55,7 @@ public sealed partial class Dump
             }
             yield return new DumpMemoryRow
             {
-                DumpPath = Path, Address = rowAddress, Format = format, Values = values, Hex = hex.ToString(), Ascii = ascii,
+                DumpPath = Path, Address = rowAddress, Format = format, PointerSize = PointerSize, Values = values, Hex = hex.ToString(), Ascii = ascii,
             };
         }
     }

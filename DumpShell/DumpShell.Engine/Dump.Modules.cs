@@ -14,6 +14,7 @@ public sealed partial class Dump
             Index = i,
             BaseAddress = m.BaseOfImage,
             Size = m.SizeOfImage,
+            PointerSize = PointerSize,
             Name = FileNameOf(m.Name) ?? $"unloaded_{m.BaseOfImage:x}",
             Path = m.Name,
             TimeDateStamp = m.TimeDateStamp,
@@ -32,6 +33,7 @@ public sealed partial class Dump
             Index = m.Index,
             BaseAddress = m.BaseOfImage,
             Size = m.SizeOfImage,
+            PointerSize = PointerSize,
             // An unnamed module still needs a handle a person can type: WinDbg's "image<base>".
             Name = FileNameOf(m.Name) ?? $"image{m.BaseOfImage:x}",
             Path = m.Name,

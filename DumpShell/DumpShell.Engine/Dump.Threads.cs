@@ -58,6 +58,7 @@ public sealed partial class Dump
                 IsExceptionThread = exceptionThread == t.ThreadId,
                 Spiking = SpikingRule.IsSpiking(total, age),
                 Architecture = context?.Architecture ?? Architecture,
+                PointerSize = PointerSize,
                 Registers = context?.Registers ?? new Dictionary<string, ulong>(),
             });
         }

@@ -5,6 +5,9 @@ public sealed class DumpException
 {
     public required string DumpPath { get; init; }
     public uint ThreadId { get; init; }
+
+    /// <summary>The dump's pointer size in bytes (4 or 8): how wide addresses print.</summary>
+    public int PointerSize { get; init; } = 8;
     public uint Code { get; init; }
     /// <summary>The code's symbolic name (EXCEPTION_ACCESS_VIOLATION, SIGSEGV, ...), or null when unknown.</summary>
     public string? CodeName { get; init; }

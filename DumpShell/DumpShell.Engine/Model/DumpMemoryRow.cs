@@ -17,6 +17,9 @@ public sealed class DumpMemoryRow
     public required string DumpPath { get; init; }
     public ulong Address { get; init; }
     public MemoryFormat Format { get; init; }
+
+    /// <summary>The dump's pointer size in bytes (4 or 8): how wide addresses print.</summary>
+    public int PointerSize { get; init; } = 8;
     /// <summary>The values, null where the byte range is not in the dump.</summary>
     public required ulong?[] Values { get; init; }
     /// <summary>The values as WinDbg prints them ("??" for missing memory).</summary>

@@ -7,6 +7,9 @@ public sealed class DumpModule
     public int Index { get; init; }
     public ulong BaseAddress { get; init; }
     public uint Size { get; init; }
+
+    /// <summary>The dump's pointer size in bytes (4 or 8): how wide addresses print.</summary>
+    public int PointerSize { get; init; } = 8;
     public ulong EndAddress => BaseAddress + Size;
     /// <summary>The file name without its folder, e.g. "ntdll.dll".</summary>
     public required string Name { get; init; }

@@ -35,6 +35,9 @@ public sealed class DumpThread
     /// <summary>See <see cref="SpikingRule"/>.</summary>
     public bool Spiking { get; init; }
     public CpuArchitecture Architecture { get; init; }
+
+    /// <summary>The dump's pointer size in bytes (4 or 8): how wide addresses print.</summary>
+    public int PointerSize { get; init; } = 8;
     /// <summary>The thread's registers by name (WinDbg's r).</summary>
     public required IReadOnlyDictionary<string, ulong> Registers { get; init; }
 }
