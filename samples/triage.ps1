@@ -1,0 +1,11 @@
+# First look at a crash dump, as a WinDbg user would start: vertarget, .lastevent/.exr, ~ and lm.
+#   dotnet run --project DumpShell/DumpShell.Cli -- samples/triage.ps1 samples/av_null_write_x64.dmp
+param([Parameter(Mandatory)] [string[]] $Path)
+
+# Each result goes to Out-Default on its own: one output stream of mixed types would show every type
+# after the first as a plain property list.
+$dump = Open-Dump -Path $Path
+Get-DumpInfo -Dump $dump | Out-Default
+Get-DumpException -Dump $dump | Out-Default
+Get-DumpThread -Dump $dump | Out-Default
+Get-DumpModule -Dump $dump | Out-Default
