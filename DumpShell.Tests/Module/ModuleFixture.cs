@@ -12,6 +12,8 @@ public sealed class ModuleFixture : IDisposable
 
     public ModuleFixture()
     {
+        // PowerShell's cache and module folders go under artifacts/, not the user's home.
+        ModuleSession.ConfigureProcessEnvironment(Path.Combine(TestData.RepoRoot, "artifacts", "state"));
         Session = new ModuleSession(Path.Combine(TestData.RepoRoot, "DumpShell.psd1"), new TextHost(new StringWriter(), width: 120));
         Session.SetLocation(TestData.SharedDumps);
     }

@@ -32,6 +32,7 @@ public sealed class ModuleSession : IDisposable
 
     private readonly object _gate = new();
     private PowerShell? _current;
+    private volatile bool _stopRequested;
 
     /// <summary>
     /// Opens a runspace with <paramref name="manifestPath"/> imported.
@@ -105,12 +106,28 @@ public sealed class ModuleSession : IDisposable
     /// Sets what keeps PowerShell from phoning home or leaving files outside the caller's folders:
     /// POWERSHELL_TELEMETRY_OPTOUT=1 (no ~/.cache/powershell/telemetry.uuid) and POWERSHELL_DIAGNOSTICS_OPTOUT=1
     /// (no Enter-PSHostProcess named-pipe listener, which leaves a CoreFxPipe_PSHost.* socket in the temp folder
-    /// on Unix). Must run before the first runspace in the process; the constructor calls it.
+    /// on Unix). The constructor calls it without <paramref name="stateDirectory"/>.
     /// </summary>
-    public static void ConfigureProcessEnvironment()
+    /// <param name="stateDirectory">
+    /// For tests and CI, off Windows: a folder (e.g. under artifacts/) to hold what would otherwise go to the home
+    /// folder. Sets XDG_CACHE_HOME, XDG_DATA_HOME and XDG_CONFIG_HOME below it, which moves PowerShell's
+    /// ~/.cache/powershell and ~/.local/share/powershell/Modules (created, empty, by every runspace), its user
+    /// configuration, and whatever uses LocalApplicationData in this process (ClrMD's symbol cache). Ignored on
+    /// Windows. Must be called before the first runspace in the process: PowerShell reads these once.
+    /// </param>
+    public static void ConfigureProcessEnvironment(string? stateDirectory = null)
     {
         Environment.SetEnvironmentVariable("POWERSHELL_TELEMETRY_OPTOUT", "1");
         Environment.SetEnvironmentVariable("POWERSHELL_DIAGNOSTICS_OPTOUT", "1");
+        if (stateDirectory is null || OperatingSystem.IsWindows())
+            return;
+        string root = Path.GetFullPath(stateDirectory);
+        foreach ((string variable, string folder) in new[] { ("XDG_CACHE_HOME", "cache"), ("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config") })
+        {
+            string path = Path.Combine(root, folder);
+            Directory.CreateDirectory(path);
+            Environment.SetEnvironmentVariable(variable, path);
+        }
     }
 
     /// <summary>Sets a global variable, e.g. a dump path that a later script uses as <c>$name</c>.</summary>
@@ -188,6 +205,7 @@ public sealed class ModuleSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(script);
         Host.Reset();
+        _stopRequested = false;
         ScriptBlockAst ast = Parser.ParseInput(script, out _, out ParseError[] parseErrors);
         if (parseErrors.Length > 0)
         {
@@ -197,6 +215,8 @@ public sealed class ModuleSession : IDisposable
 
         foreach (string unit in SplitStatements(script, ast))
         {
+            if (_stopRequested)
+                return ExitStopped;
             using var ps = PowerShell.Create(Runspace);
             AddRendered(ps, unit);
             int? code = RunRendered(ps);
@@ -216,6 +236,7 @@ public sealed class ModuleSession : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(args);
         Host.Reset();
+        _stopRequested = false;
         string fullPath = Path.GetFullPath(path);
 
         Parser.ParseFile(fullPath, out _, out ParseError[] parseErrors);
@@ -249,7 +270,10 @@ public sealed class ModuleSession : IDisposable
     {
         PowerShell? current;
         lock (_gate)
+        {
+            _stopRequested = true;
             current = _current;
+        }
         try
         {
             current?.BeginStop(null, null);
@@ -302,6 +326,9 @@ public sealed class ModuleSession : IDisposable
             WriteError(e);
             return ExitTerminated;
         }
+        // A stopped pipeline (Ctrl+C) usually ends without an exception.
+        if (ps.InvocationStateInfo.State == PSInvocationState.Stopped || _stopRequested)
+            return ExitStopped;
         return Host.ExitCode;
     }
 

@@ -4,9 +4,13 @@ using DumpShell.Cli;
 // dumpshell: imports the DumpShell module into a hosted PowerShell and runs one command string or one script file.
 // A launcher, not a shell: no prompt, no profile, no REPL.
 
-string self = Path.GetFileNameWithoutExtension(Environment.ProcessPath) is { } exe && !exe.Equals("dotnet", StringComparison.OrdinalIgnoreCase)
-    ? exe
-    : "dotnet " + Path.GetFileName(typeof(ModuleSession).Assembly.Location);
+// The name to show in messages: the app host's file name ("DumpShell.Cli"), or "dotnet DumpShell.Cli.dll".
+string exe = Path.GetFileName(Environment.ProcessPath ?? "dotnet");
+if (exe.EndsWith(".exe", StringComparison.OrdinalIgnoreCase))
+    exe = exe[..^4];
+string self = exe.Equals("dotnet", StringComparison.OrdinalIgnoreCase)
+    ? "dotnet " + Path.GetFileName(typeof(ModuleSession).Assembly.Location)
+    : exe;
 
 string usage = $"""
     Usage:
