@@ -23,7 +23,12 @@ public sealed partial class Dump
         {
             infos.TryGetValue(t.ThreadId, out var info);
             bool validInfo = info is not null && (info.DumpFlags & ThreadInfoInvalidInfo) == 0;
-            var context = CpuContext.Parse(Architecture, File.ThreadContextBytes(t));
+            var contextBytes = File.ThreadContextBytes(t);
+            if (contextBytes.Length < t.ContextSize)
+                File.Report("ThreadContextUnreadable",
+                    $"Thread {t.ThreadId}'s context ({t.ContextSize} bytes at 0x{t.ContextRva:X}) is not wholly in the file.",
+                    MinidumpStreamType.ThreadList);
+            var context = CpuContext.Parse(Architecture, contextBytes);
             var createTime = validInfo ? FromFileTime(info!.CreateTime) : null;
             TimeSpan? age = createTime is { } c && DumpTime is { } d && d >= c ? d - c : null;
             TimeSpan? user = validInfo ? TimeSpan.FromTicks((long)Math.Min(info!.UserTime, long.MaxValue / 2)) : null;

@@ -32,7 +32,11 @@ public sealed partial class MinidumpFile
         for (int i = 0; i < count; i++)
         {
             int at = (int)headerSize + i * (int)entrySize;
-            handles[i] = new HandleRecord(r.U64(at), ReadString(r.U32(at + 8)), ReadString(r.U32(at + 12)),
+            uint typeRva = r.U32(at + 8), objectRva = r.U32(at + 12);
+            string? typeName = ReadString(typeRva), objectName = ReadString(objectRva);
+            if ((typeName is null && typeRva != 0) || (objectName is null && objectRva != 0))
+                Report("HandleNameUnreadable", $"Handle 0x{r.U64(at):X} has a type or object name that is not a readable MINIDUMP_STRING.", stream);
+            handles[i] = new HandleRecord(r.U64(at), typeName, objectName,
                 r.U32(at + 16), r.U32(at + 20), r.U32(at + 24), r.U32(at + 28),
                 entrySize >= HandleDescriptor2Size ? r.U32(at + 32) : 0);
         }

@@ -16,28 +16,53 @@ public sealed class MemoryReader
     internal MemoryReader(MappedFile file, IReadOnlyList<MemoryDescriptor> ranges)
     {
         _file = file;
-        var ordered = ranges.Select((r, i) => (r, i)).OrderBy(x => x.r.StartOfMemoryRange).ThenBy(x => x.i).ToArray();
-        var starts = new List<ulong>(ordered.Length);
-        var ends = new List<ulong>(ordered.Length);
-        var offsets = new List<ulong>(ordered.Length);
-        ulong covered = 0;
-        bool any = false;
-        foreach (var (r, _) in ordered)
+        // Each non-empty range as [start, end) with its position in the list.
+        var items = new List<(ulong Start, ulong End, ulong Offset, int Order)>(ranges.Count);
+        for (int i = 0; i < ranges.Count; i++)
         {
-            ulong start = r.StartOfMemoryRange;
-            ulong end = start + Math.Min(r.DataSize, ulong.MaxValue - start);
-            ulong offset = r.Rva;
-            if (any && start < covered)
+            var r = ranges[i];
+            ulong end = r.StartOfMemoryRange + Math.Min(r.DataSize, ulong.MaxValue - r.StartOfMemoryRange);
+            if (end > r.StartOfMemoryRange) items.Add((r.StartOfMemoryRange, end, r.Rva, i));
+        }
+        items.Sort((a, b) => a.Start.CompareTo(b.Start));
+
+        // Sweep the distinct range boundaries; between two of them the bytes belong to the earliest-listed
+        // range that covers them (a min-heap on list position; ranges that ended are dropped lazily).
+        var points = new ulong[items.Count * 2];
+        for (int i = 0; i < items.Count; i++)
+        {
+            points[2 * i] = items[i].Start;
+            points[2 * i + 1] = items[i].End;
+        }
+        Array.Sort(points);
+        int distinct = 0;
+        for (int i = 0; i < points.Length; i++)
+            if (distinct == 0 || points[distinct - 1] != points[i]) points[distinct++] = points[i];
+
+        var starts = new List<ulong>(items.Count);
+        var ends = new List<ulong>(items.Count);
+        var offsets = new List<ulong>(items.Count);
+        var active = new PriorityQueue<int, int>();
+        int next = 0, lastOwner = -1;
+        for (int k = 0; k + 1 < distinct; k++)
+        {
+            ulong at = points[k];
+            while (next < items.Count && items[next].Start == at) { active.Enqueue(next, items[next].Order); next++; }
+            while (active.TryPeek(out int top, out _) && items[top].End <= at) active.Dequeue();
+            if (!active.TryPeek(out int owner, out _))
             {
-                if (end <= covered) continue;
-                offset += covered - start;
-                start = covered;
+                lastOwner = -1;
+                continue;
             }
-            starts.Add(start);
-            ends.Add(end);
-            offsets.Add(offset);
-            covered = end;
-            any = true;
+            if (owner == lastOwner)
+            {
+                ends[^1] = points[k + 1]; // the same range goes on
+                continue;
+            }
+            starts.Add(at);
+            ends.Add(points[k + 1]);
+            offsets.Add(items[owner].Offset + (at - items[owner].Start));
+            lastOwner = owner;
         }
         _starts = starts.ToArray();
         _ends = ends.ToArray();

@@ -49,7 +49,8 @@ public sealed partial class MinidumpFile
             {
                 ulong size = r.U64(at + 8);
                 AddRange(ranges, new MemoryDescriptor(r.U64(at), size, rva), MinidumpStreamType.Memory64List);
-                rva += size;
+                // Saturate: a hostile size must not wrap the offset back into the file for the ranges after it.
+                rva = size > ulong.MaxValue - rva ? ulong.MaxValue : rva + size;
             }
         }
         return ranges;

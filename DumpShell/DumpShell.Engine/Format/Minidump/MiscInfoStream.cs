@@ -5,6 +5,7 @@ namespace DumpShell.Format.Minidump;
 /// its Flags1 bit is clear: the writer did not supply it.
 /// </summary>
 public sealed record MiscInfoRecord(
+    /// <summary>SizeOfInfo as far as the stream's bytes bear it out.</summary>
     uint SizeOfInfo,
     uint Flags1,
     uint? ProcessId,
@@ -89,7 +90,7 @@ public sealed partial class MinidumpFile
         bool timeZone = Has(MiscInfoFlags.TimeZone, MiscInfoSizes.V3);
         bool build = Has(MiscInfoFlags.BuildString, MiscInfoSizes.V4);
         return new MiscInfoRecord(
-            declared, (uint)flags,
+            size, (uint)flags,
             U32If(r, Has(MiscInfoFlags.ProcessId, 12), 8),
             U32If(r, Has(MiscInfoFlags.ProcessTimes, 16), 12),
             U32If(r, Has(MiscInfoFlags.ProcessTimes, 20), 16),

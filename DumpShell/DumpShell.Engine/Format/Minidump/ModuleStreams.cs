@@ -124,7 +124,11 @@ public sealed partial class MinidumpFile
         for (int i = 0; i < count; i++)
         {
             int at = (int)headerSize + i * (int)entrySize;
-            list[i] = new UnloadedModuleRecord(r.U64(at), r.U32(at + 8), r.U32(at + 12), r.U32(at + 16), ReadString(r.U32(at + 20)));
+            uint nameRva = r.U32(at + 20);
+            string? name = ReadString(nameRva);
+            if (name is null && nameRva != 0)
+                Report("UnloadedModuleNameUnreadable", $"Unloaded module {i} (base 0x{r.U64(at):X}) has a name that is not a readable MINIDUMP_STRING.", stream);
+            list[i] = new UnloadedModuleRecord(r.U64(at), r.U32(at + 8), r.U32(at + 12), r.U32(at + 16), name);
         }
         return list;
     }
