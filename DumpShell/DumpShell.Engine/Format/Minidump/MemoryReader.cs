@@ -16,18 +16,79 @@ public sealed class MemoryReader
     internal MemoryReader(MappedFile file, IReadOnlyList<MemoryDescriptor> ranges)
     {
         _file = file;
+        (_starts, _ends, _fileOffsets) = TryIndexSimple(ranges) ?? IndexOverlapping(ranges);
+    }
+
+    private static (ulong Start, ulong End) Bounds(MemoryDescriptor r) =>
+        (r.StartOfMemoryRange, r.StartOfMemoryRange + Math.Min(r.DataSize, ulong.MaxValue - r.StartOfMemoryRange));
+
+    /// <summary>
+    /// The common case, cheaply: ranges that do not overlap, or overlap only by repeating (inside) a range
+    /// listed earlier, which then keeps its bytes. Null when the general sweep is needed.
+    /// </summary>
+    private static (ulong[], ulong[], ulong[])? TryIndexSimple(IReadOnlyList<MemoryDescriptor> ranges)
+    {
+        int n = ranges.Count;
+        var keys = new ulong[n];
+        var order = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            keys[i] = ranges[i].StartOfMemoryRange;
+            order[i] = i;
+        }
+        Array.Sort(keys, order);
+        // Array.Sort is not stable: put equal starts back in list order, so the first-listed comes first.
+        for (int i = 0; i < n;)
+        {
+            int j = i + 1;
+            while (j < n && keys[j] == keys[i]) j++;
+            if (j - i > 1) Array.Sort(order, i, j - i);
+            i = j;
+        }
+
+        var starts = new ulong[n];
+        var ends = new ulong[n];
+        var offsets = new ulong[n];
+        int count = 0, lastOwner = -1;
+        foreach (int index in order)
+        {
+            var (start, end) = Bounds(ranges[index]);
+            if (end <= start) continue;
+            if (count == 0 || start >= ends[count - 1])
+            {
+                starts[count] = start;
+                ends[count] = end;
+                offsets[count] = ranges[index].Rva;
+                lastOwner = index;
+                count++;
+            }
+            else if (end > ends[count - 1] || index < lastOwner || start < starts[count - 1])
+            {
+                return null;
+            }
+        }
+        if (count < n)
+        {
+            Array.Resize(ref starts, count);
+            Array.Resize(ref ends, count);
+            Array.Resize(ref offsets, count);
+        }
+        return (starts, ends, offsets);
+    }
+
+    /// <summary>Any overlaps: between two range boundaries the bytes belong to the earliest-listed range covering them.</summary>
+    private static (ulong[], ulong[], ulong[]) IndexOverlapping(IReadOnlyList<MemoryDescriptor> ranges)
+    {
         // Each non-empty range as [start, end) with its position in the list.
         var items = new List<(ulong Start, ulong End, ulong Offset, int Order)>(ranges.Count);
         for (int i = 0; i < ranges.Count; i++)
         {
-            var r = ranges[i];
-            ulong end = r.StartOfMemoryRange + Math.Min(r.DataSize, ulong.MaxValue - r.StartOfMemoryRange);
-            if (end > r.StartOfMemoryRange) items.Add((r.StartOfMemoryRange, end, r.Rva, i));
+            var (start, end) = Bounds(ranges[i]);
+            if (end > start) items.Add((start, end, ranges[i].Rva, i));
         }
         items.Sort((a, b) => a.Start.CompareTo(b.Start));
 
-        // Sweep the distinct range boundaries; between two of them the bytes belong to the earliest-listed
-        // range that covers them (a min-heap on list position; ranges that ended are dropped lazily).
+        // Sweep the distinct range boundaries (a min-heap on list position; ranges that ended are dropped lazily).
         var points = new ulong[items.Count * 2];
         for (int i = 0; i < items.Count; i++)
         {
@@ -64,9 +125,7 @@ public sealed class MemoryReader
             offsets.Add(items[owner].Offset + (at - items[owner].Start));
             lastOwner = owner;
         }
-        _starts = starts.ToArray();
-        _ends = ends.ToArray();
-        _fileOffsets = offsets.ToArray();
+        return (starts.ToArray(), ends.ToArray(), offsets.ToArray());
     }
 
     /// <summary>Number of distinct (non-overlapping) ranges.</summary>
