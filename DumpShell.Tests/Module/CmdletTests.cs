@@ -20,6 +20,23 @@ public sealed class CmdletTests(ModuleFixture fixture) : IClassFixture<ModuleFix
             names);
     }
 
+    [Fact]
+    public void Manifest_is_valid_and_explicit()
+    {
+        var r = _ps.Invoke("Test-ModuleManifest -Path $args[0]", Path.Combine(TestData.RepoRoot, "DumpShell.psd1"));
+        Assert.Empty(r.Errors);
+        var manifest = Assert.IsType<PSModuleInfo>(Assert.Single(r.BaseObjects));
+        Assert.Equal(new Version(7, 6), manifest.PowerShellVersion);
+        Assert.Equal(new[] { "Core" }, manifest.CompatiblePSEditions);
+        Assert.Empty(manifest.ExportedFunctions);
+        Assert.Empty(manifest.ExportedAliases);
+        Assert.Empty(manifest.ExportedVariables);
+        Assert.Equal(8, manifest.ExportedCmdlets.Count);
+        Assert.DoesNotContain(manifest.ExportedCmdlets.Keys, k => k.Contains('*'));
+        var formats = Directory.GetFiles(Path.Combine(TestData.RepoRoot, "formats"), "*.format.ps1xml").Select(Path.GetFileName).Order();
+        Assert.Equal(formats, manifest.ExportedFormatFiles.Select(Path.GetFileName).Order());
+    }
+
     [Theory]
     [InlineData("spin_x64")]
     [InlineData("spin_pdb_x64")]
