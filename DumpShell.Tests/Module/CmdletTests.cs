@@ -73,6 +73,21 @@ public sealed class CmdletTests(ModuleFixture fixture) : IClassFixture<ModuleFix
     }
 
     [Fact]
+    public void Several_dumps_show_progress_and_one_does_not()
+    {
+        static ProgressRecord[] Progress(Cli.ModuleSession session, string script)
+        {
+            using var ps = PowerShell.Create(session.Runspace);
+            ps.AddScript(script).Invoke();
+            return ps.Streams.Progress.ToArray();
+        }
+        var several = Progress(_ps, "Get-DumpInfo wine/spin*.dmp");
+        Assert.Contains(several, p => p.StatusDescription.StartsWith("1 of 2: spin_pdb_x64.dmp"));
+        Assert.Contains(several, p => p.RecordType == ProgressRecordType.Completed);
+        Assert.Empty(Progress(_ps, "Get-DumpInfo wine/spin_x64.dmp"));
+    }
+
+    [Fact]
     public void Output_objects_carry_their_dump_path_so_cmdlets_chain()
     {
         // A thread's DumpPath binds to -Path of the next cmdlet.

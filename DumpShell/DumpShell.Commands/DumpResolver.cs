@@ -23,12 +23,24 @@ internal static class DumpResolver
         }
     }
 
+    /// <summary>Opens each file the paths name; shows progress when there are several.</summary>
     public static IEnumerable<Dump> Open(PSCmdlet cmdlet, IEnumerable<string> paths)
     {
-        foreach (var path in paths)
-            foreach (var file in ResolveFiles(cmdlet, path))
-                if (TryOpen(cmdlet, file) is { } dump)
-                    yield return dump;
+        var files = paths.SelectMany(path => ResolveFiles(cmdlet, path)).ToList();
+        bool showProgress = files.Count > 1;
+        string activity = cmdlet.MyInvocation.MyCommand.Name;
+        for (int i = 0; i < files.Count; i++)
+        {
+            if (showProgress)
+                cmdlet.WriteProgress(new ProgressRecord(0, activity, $"{i + 1} of {files.Count}: {Path.GetFileName(files[i])}")
+                {
+                    PercentComplete = i * 100 / files.Count,
+                });
+            if (TryOpen(cmdlet, files[i]) is { } dump)
+                yield return dump;
+        }
+        if (showProgress)
+            cmdlet.WriteProgress(new ProgressRecord(0, activity, "Done") { RecordType = ProgressRecordType.Completed });
     }
 
     private static Dump? TryOpen(PSCmdlet cmdlet, string fullPath)
