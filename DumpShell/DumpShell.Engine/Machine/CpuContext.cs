@@ -31,6 +31,17 @@ public sealed class CpuContext
 
     public ulong? Get(string name) => _registers.TryGetValue(name, out var v) ? v : null;
 
+    /// <summary>
+    /// A context from registers by name (e.g. <see cref="Model.DumpException.ContextRegisters"/>, or registers a
+    /// caller has changed): a stack walk's start. ContextFlags and Size are 0: no record lies behind it.
+    /// </summary>
+    public static CpuContext FromRegisters(CpuArchitecture arch, IReadOnlyDictionary<string, ulong> registers)
+    {
+        var regs = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in registers) regs[name] = value;
+        return new CpuContext(arch, 0, 0, regs);
+    }
+
     // CONTEXT_i386 / CONTEXT_AMD64 architecture bits and their CONTROL / INTEGER / SEGMENTS parts.
     private const uint ContextX86 = 0x00010000;
     private const uint ContextAmd64 = 0x00100000;

@@ -1,0 +1,41 @@
+namespace DumpShell.Model;
+
+/// <summary>How a frame was found, best first (rust-minidump's FrameTrust): how far to believe it.</summary>
+public enum FrameTrust
+{
+    /// <summary>The thread's (or the exception's) register context: frame 0.</summary>
+    Context,
+    /// <summary>Unwound with the module's unwind data (x64 .pdata/.xdata, PDB frame data, Breakpad CFI).</summary>
+    UnwindInfo,
+    /// <summary>Followed the frame-pointer chain (EBP/RBP).</summary>
+    FramePointer,
+    /// <summary>A value on the stack that points just after a call instruction in executable module code.</summary>
+    Scan,
+}
+
+/// <summary>One frame of a thread's stack (WinDbg's k, kn, kv).</summary>
+public sealed class StackFrame
+{
+    public required string DumpPath { get; init; }
+    public uint ThreadId { get; init; }
+    /// <summary>Frame number, 0 at the top (kn).</summary>
+    public int Frame { get; init; }
+    /// <summary>The stack pointer in this frame (WinDbg's Child-SP).</summary>
+    public ulong ChildSP { get; init; }
+    /// <summary>Where this frame returns to: the next frame's instruction pointer; null for the last frame.</summary>
+    public ulong? ReturnAddress { get; set; }
+    public ulong InstructionPointer { get; init; }
+    public ulong? FramePointer { get; init; }
+    public string? Module { get; set; }
+    public string? Function { get; set; }
+    /// <summary>Offset of the instruction pointer from the function's start (or the module's base without a function).</summary>
+    public ulong? Offset { get; set; }
+    /// <summary>"module!function+0xoffset", "module+0xoffset", or the bare address.</summary>
+    public string? Symbol { get; set; }
+    public string? SourceFile { get; set; }
+    public int? Line { get; set; }
+    public FrameTrust Trust { get; init; }
+    /// <summary>Why the walk stopped after this frame, on the last frame; null elsewhere.</summary>
+    public string? StopReason { get; set; }
+    public int PointerSize { get; init; } = 8;
+}
