@@ -15,6 +15,7 @@
         'formats/DumpShell.Exceptions.format.ps1xml'
         'formats/DumpShell.Handles.format.ps1xml'
         'formats/DumpShell.Memory.format.ps1xml'
+        'formats/DumpShell.Stacks.format.ps1xml'
     )
     CmdletsToExport      = @(
         'Open-Dump'
@@ -25,6 +26,8 @@
         'Get-DumpException'
         'Get-DumpHandle'
         'Get-DumpMemory'
+        'Get-DumpStack'
+        'Set-DumpSymbolPath'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

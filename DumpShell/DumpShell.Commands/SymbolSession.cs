@@ -1,0 +1,64 @@
+using System.Management.Automation.Runspaces;
+using System.Runtime.CompilerServices;
+using DumpShell.Symbols;
+
+namespace DumpShell.Commands;
+
+/// <summary>
+/// The runspace's symbol path (Set-DumpSymbolPath; _NT_SYMBOL_PATH when none was set), its one symbol
+/// store and cache, and each open dump's loaded symbols under it.
+/// </summary>
+internal sealed class SymbolSession
+{
+    private static readonly ConditionalWeakTable<Runspace, SymbolSession> PerRunspace = new();
+    private static readonly SymbolSession NoRunspace = new();
+
+    private readonly object _lock = new();
+    private SymbolPath? _path;
+    private SymbolStore? _store;
+    private ConditionalWeakTable<Dump, DumpSymbols> _perDump = new();
+
+    public static SymbolSession Current =>
+        Runspace.DefaultRunspace is { } rs ? PerRunspace.GetValue(rs, _ => new SymbolSession()) : NoRunspace;
+
+    /// <summary>The path in effect: the one set for the session, else the environment's.</summary>
+    public SymbolPath Path
+    {
+        get { lock (_lock) return _path ??= SymbolPath.FromEnvironment(); }
+    }
+
+    public void SetPath(SymbolPath path)
+    {
+        lock (_lock)
+        {
+            _path = path;
+            _store = null;
+            _perDump = new();
+        }
+    }
+
+    /// <summary>Forgets loaded symbols and remembered misses (.reload); the path stays.</summary>
+    public void Reload()
+    {
+        lock (_lock)
+        {
+            _store = null;
+            _perDump = new();
+        }
+    }
+
+    /// <summary>The symbols of <paramref name="dump"/> under the session's path, or under <paramref name="overridePath"/> for one call.</summary>
+    public DumpSymbols For(Dump dump, string? overridePath = null)
+    {
+        if (overridePath is not null)
+            return new DumpSymbols(dump, StoreFor(SymbolPath.Parse(overridePath)));
+        lock (_lock)
+        {
+            _store ??= StoreFor(Path);
+            var store = _store;
+            return _perDump.GetValue(dump, d => new DumpSymbols(d, store));
+        }
+    }
+
+    private static SymbolStore? StoreFor(SymbolPath path) => path.IsEmpty ? null : new SymbolStore(path);
+}
