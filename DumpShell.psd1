@@ -16,6 +16,8 @@
         'formats/DumpShell.Handles.format.ps1xml'
         'formats/DumpShell.Memory.format.ps1xml'
         'formats/DumpShell.Stacks.format.ps1xml'
+        'formats/DumpShell.Findings.format.ps1xml'
+        'formats/DumpShell.Environment.format.ps1xml'
     )
     CmdletsToExport      = @(
         'Open-Dump'
@@ -28,6 +30,10 @@
         'Get-DumpMemory'
         'Get-DumpStack'
         'Set-DumpSymbolPath'
+        'Get-DumpPattern'
+        'Invoke-DumpPattern'
+        'Get-DumpEnvironment'
+        'Get-DumpLastError'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -116,3 +116,39 @@ Describe 'Views' {
         $text | Should -Match '0x10c \(268\)'
     }
 }
+
+Describe 'Invoke-DumpPattern' {
+    It 'finds each scenario''s pattern in a folder of dumps' {
+        $findings = Get-ChildItem $wine -Filter '*.dmp' | Invoke-DumpPattern -All
+        ($findings | Where-Object { $_.DumpPath -like '*idle_x64.dmp' }).Pattern | Should -Contain 'Manual Dump (Process)'
+        $spin = (Get-Truth spin_x64).threads | Where-Object name -EQ 'spinner'
+        ($findings | Where-Object { $_.DumpPath -like '*spin_x64.dmp' -and $_.Pattern -eq 'Spiking Thread' }).ThreadId | Should -Be $spin.tid
+        $cpp = (Get-Truth cpp_throw_msvc_x64).from_scenario.cpp_exception
+        ($findings | Where-Object { $_.DumpPath -like '*cpp_throw_msvc_x64.dmp' -and $_.Pattern -eq 'C++ Exception' }).Evidence | Should -Match ([regex]::Escape($cpp.thrown_type))
+        @($findings | Where-Object { $_.DumpPath -like '*idle_x64.dmp' -and $_.Severity -ge 'Error' }).Count | Should -Be 0
+    }
+
+    It 'exports one flat CSV row per finding' {
+        $csv = Invoke-DumpPattern -Path (Join-Path $wine 'lasterror_x64.dmp') -Name 'Last Error Collection' | ConvertTo-Csv -NoTypeInformation
+        $csv.Count | Should -Be 2
+        $csv[0] | Should -Match '"Pattern","Category","Severity","ThreadId","Module","Address","Evidence"'
+    }
+
+    It 'lists the catalogue' {
+        @(Get-DumpPattern).Count | Should -Be 58
+        (Get-DumpPattern 'Manual Dump').Name | Should -Be 'Manual Dump (Process)'
+    }
+}
+
+Describe 'Get-DumpEnvironment and Get-DumpLastError' {
+    It 'reads the command line from the PEB' {
+        $live = (Get-Truth lasterror_x64).live_process
+        (Get-DumpEnvironment -Path (Join-Path $wine 'lasterror_x64.dmp')).CommandLine | Should -Be $live.command_line
+    }
+
+    It 'reads the five last errors' {
+        $expected = (Get-Truth lasterror_x64).threads | Where-Object { $null -ne $_.last_error }
+        $errors = Get-DumpLastError -Path (Join-Path $wine 'lasterror_x64.dmp') -NonZero
+        ($errors | Sort-Object ThreadId).LastError | Should -Be ($expected | Sort-Object tid).last_error
+    }
+}

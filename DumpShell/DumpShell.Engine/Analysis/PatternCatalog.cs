@@ -1,0 +1,89 @@
+using DumpShell.Model;
+
+namespace DumpShell.Analysis;
+
+/// <summary>One row of the catalogue as written in <c>PatternCatalog.Data.cs</c>.</summary>
+internal sealed record PatternEntry(
+    string Name, string Category, PatternKind Kind, string? DetectorId, string ShownBy, string Exercises, string Description,
+    params string[] Aliases);
+
+/// <summary>
+/// The patterns of ../shared/docs/patterns.md (names, categories, kinds, aliases) and the detectors this build has.
+/// The data is embedded (see PatternCatalog.Data.cs); the document itself is not shipped.
+/// </summary>
+public static partial class PatternCatalog
+{
+    private const string NeedsStacks = "No detector in this build yet: it needs stack traces, symbols and the thread classifier (the stack walker).";
+    private const string NeedsClr = "No detector in this build yet: it needs ClrMD with the runtime's DAC.";
+
+    /// <summary>What the detectors of this build leave out, by pattern (shown as PatternInfo.Note).</summary>
+    private static readonly Dictionary<string, string> Notes = new(StringComparer.Ordinal)
+    {
+        ["Manual Dump (Process)"] = "The break-in check uses the Exception stream (breakpoint in ntdll); the unhandled-exception and self-dump-writer frame checks need stack traces.",
+        ["Spiking Thread"] = "The thread's current state (active or idle now) needs the thread classifier, so severity stays Warning and past spikes are not told apart.",
+        ["Multiple Exceptions (User Mode)"] = "Reports chained (nested) exception records of the Exception stream; threads in exception dispatch need stack traces.",
+        ["Stored Exception"] = "The consistency check finds the stored thread in ThreadList; its dispatch frames need stack traces.",
+        ["C++ Exception"] = "ThrowInfo is read from dump memory only (no image-file fallback yet); the thrower frame and handled/unhandled from frames need stack traces.",
+        ["Stack Overflow (User Mode)"] = "The recursion is named by the return address that repeats in stack memory (module+RVA); its function name and the frame cycle need the stack walker and symbols.",
+        ["NULL Pointer (Data)"] = "The faulting instruction is shown only when its bytes are in the dump.",
+        ["NULL Pointer (Code)"] = "The caller is the return address at [SP]; its call instruction is shown only when its bytes are in the dump.",
+        ["Divide by Zero (User Mode)"] = "The faulting instruction is shown only when its bytes are in the dump.",
+        ["Wild Code"] = "Checks the exception address against modules and MemoryInfoList; an active thread's IP and JIT code need the stack walker and ClrMD.",
+        ["Local Buffer Overflow (User Space)"] = "The GS case uses the exception code; __report_gsfailure frames need stack traces.",
+        ["Last Error Collection"] = "Important threads are the exception thread and the main thread (entry point, creation time or first thread); blocked threads need the thread classifier.",
+        ["Memory Leak (Process Heap)"] = "Heap share uses PEB.ProcessHeaps allocation bases only (no heap walk); -Compare across dumps is not implemented.",
+        ["Handle Leak"] = "-Compare across dumps and handle-trace stacks are not implemented.",
+        ["Platform-Specific Debugger"] = "Names the runtime and the DAC's key; does not look the DAC up.",
+    };
+
+    private static readonly Lazy<IReadOnlyList<PatternInfo>> PatternsLazy = new(BuildPatterns);
+    private static readonly Lazy<Dictionary<string, PatternInfo>> ByNameLazy = new(BuildIndex);
+
+    /// <summary>Every pattern of the catalogue, in the summary table's order (by name).</summary>
+    public static IReadOnlyList<PatternInfo> Patterns => PatternsLazy.Value;
+
+    /// <summary>The pattern with this canonical name, alias or detector id (case-insensitive), or null.</summary>
+    public static PatternInfo? Find(string nameOrAlias) =>
+        ByNameLazy.Value.TryGetValue(nameOrAlias.Trim(), out var info) ? info : null;
+
+    /// <summary>The category of a canonical pattern name; throws for an unknown name (a detector bug).</summary>
+    public static string CategoryOf(string pattern) =>
+        Find(pattern)?.Category ?? throw new ArgumentException($"'{pattern}' is not a pattern of the catalogue.", nameof(pattern));
+
+    /// <summary>Every name -Name accepts for the pattern: canonical name, aliases and detector id.</summary>
+    public static IEnumerable<string> NamesOf(PatternInfo pattern)
+    {
+        yield return pattern.Name;
+        foreach (string alias in pattern.Aliases) yield return alias;
+        if (pattern.DetectorId is { } id) yield return id;
+    }
+
+    private static IReadOnlyList<PatternInfo> BuildPatterns()
+    {
+        var detected = BuiltInDetectors.All.Select(d => d.Pattern).ToHashSet(StringComparer.Ordinal);
+        return Entries.Select(e => new PatternInfo
+        {
+            Name = e.Name,
+            Category = e.Category,
+            Kind = e.Kind,
+            Description = e.Description,
+            Detected = detected.Contains(e.Name),
+            DetectorId = e.DetectorId,
+            ShownBy = e.ShownBy,
+            Exercises = e.Exercises,
+            Aliases = e.Aliases,
+            Note = Notes.TryGetValue(e.Name, out string? note) ? (note.Length == 0 ? null : note)
+                : e.Kind != PatternKind.Detect || detected.Contains(e.Name) ? null
+                : e.Category.StartsWith(".NET", StringComparison.Ordinal) ? NeedsClr : NeedsStacks,
+        }).ToArray();
+    }
+
+    private static Dictionary<string, PatternInfo> BuildIndex()
+    {
+        var index = new Dictionary<string, PatternInfo>(StringComparer.OrdinalIgnoreCase);
+        foreach (var p in Patterns)
+            foreach (string name in NamesOf(p))
+                index.TryAdd(name, p);
+        return index;
+    }
+}
