@@ -18,6 +18,9 @@
         'formats/DumpShell.Stacks.format.ps1xml'
         'formats/DumpShell.Findings.format.ps1xml'
         'formats/DumpShell.Environment.format.ps1xml'
+        'formats/DumpShell.Disassembly.format.ps1xml'
+        'formats/DumpShell.Locks.format.ps1xml'
+        'formats/DumpShell.Analysis.format.ps1xml'
     )
     CmdletsToExport      = @(
         'Open-Dump'
@@ -34,6 +37,10 @@
         'Invoke-DumpPattern'
         'Get-DumpEnvironment'
         'Get-DumpLastError'
+        'Get-DumpDisassembly'
+        'Get-DumpCriticalSection'
+        'Get-DumpWaitChain'
+        'Get-DumpAnalysis'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -155,8 +155,11 @@ public static class PdbBuilder
     /// FRAMEDATA for alpha (function start) and an inner block at 0x1018. With OMAP the image moved .text to
     /// 0x5000 and .data to 0x6000 and the tables map between them.
     /// </summary>
+    /// <param name="frameData">FRAMEDATA records to write instead of the two above (their programs go into /names).</param>
+    /// <param name="fpoData">FPO_DATA records to write instead of the two above.</param>
     public static byte[] BuildSynthetic(int blockSize = 4096, bool omap = false,
-        PublicsLayout publics = PublicsLayout.AddressMap, int paddingBytes = 0, bool directoryFirst = false)
+        PublicsLayout publics = PublicsLayout.AddressMap, int paddingBytes = 0, bool directoryFirst = false,
+        IReadOnlyList<FrameDataSpec>? frameData = null, IReadOnlyList<FpoSpec>? fpoData = null)
     {
         // /names: the empty string first, then the source file and the two frame programs.
         var names = new ByteWriter();
@@ -164,6 +167,9 @@ public static class PdbBuilder
         uint sourceName = names.CString(SourceFile);
         uint outerName = names.CString(OuterProgram);
         uint innerName = names.CString(InnerProgram);
+        var programNames = new Dictionary<string, uint>();
+        foreach (var f in frameData ?? [])
+            if (f.Program is { } program && !programNames.ContainsKey(program)) programNames[program] = names.CString(program);
         byte[] namesBuffer = names.ToArray();
         var namesStream = new ByteWriter();
         namesStream.U32(0xEFFE_EFFE).U32(1).U32((uint)namesBuffer.Length).Bytes(namesBuffer);
@@ -254,14 +260,32 @@ public static class PdbBuilder
         byte[] originalSections = SectionHeaders((".text", 0x1000, 0x1000, 0x6000_0020), (".data", 0x2000, 0x100, 0xC000_0040));
 
         var fpo = new ByteWriter();
-        // beta first: the reader sorts. bits = prolog | regs << 8 | seh << 11 | bp << 12 | frame << 14
-        fpo.U32(0x1040).U32(0x10).U32(0).U16(2).U16((ushort)(1 | (0 << 8) | (3 << 14)));
-        fpo.U32(0x1010).U32(0x20).U32(2).U16(1).U16((ushort)(3 | (2 << 8) | (1 << 12)));
+        if (fpoData is null)
+        {
+            // beta first: the reader sorts. bits = prolog | regs << 8 | seh << 11 | bp << 12 | frame << 14
+            fpo.U32(0x1040).U32(0x10).U32(0).U16(2).U16((ushort)(1 | (0 << 8) | (3 << 14)));
+            fpo.U32(0x1010).U32(0x20).U32(2).U16(1).U16((ushort)(3 | (2 << 8) | (1 << 12)));
+        }
+        else
+        {
+            foreach (var f in fpoData)
+                fpo.U32(f.Rva).U32(f.Size).U32(f.LocalsDwords).U16(f.ParamsDwords)
+                    .U16((ushort)(f.PrologSize | (f.SavedRegisters & 7) << 8 | (f.HasSeh ? 1 : 0) << 11 | (f.UsesBasePointer ? 1 : 0) << 12 | (f.FrameType & 3) << 14));
+        }
 
         var frames = new ByteWriter();
         frames.U32(0); // relocation pointer
-        frames.U32(0x1010).U32(0x20).U32(8).U32(4).U32(0).U32(outerName).U16(3).U16(4).U32(4);
-        frames.U32(0x1018).U32(0x8).U32(8).U32(4).U32(16).U32(innerName).U16(0).U16(4).U32(1);
+        if (frameData is null)
+        {
+            frames.U32(0x1010).U32(0x20).U32(8).U32(4).U32(0).U32(outerName).U16(3).U16(4).U32(4);
+            frames.U32(0x1018).U32(0x8).U32(8).U32(4).U32(16).U32(innerName).U16(0).U16(4).U32(1);
+        }
+        else
+        {
+            foreach (var f in frameData)
+                frames.U32(f.Rva).U32(f.CodeSize).U32(f.LocalsSize).U32(f.ParamsSize).U32(f.MaxStackSize)
+                    .U32(f.Program is { } program ? programNames[program] : 0).U16(f.PrologSize).U16(f.SavedRegistersSize).U32(f.Flags);
+        }
 
         var omapTo = new ByteWriter();   // image → PDB
         omapTo.U32(0x5000).U32(0x1000).U32(0x6000).U32(0x2000).U32(0x6100).U32(0);
@@ -321,6 +345,14 @@ public static class PdbBuilder
         };
         return WriteMsf(streams, blockSize, directoryFirst);
     }
+
+    /// <summary>A FRAMEDATA record for <see cref="BuildSynthetic"/> (flags: 1 SEH, 2 EH, 4 function start).</summary>
+    public sealed record FrameDataSpec(uint Rva, uint CodeSize, uint LocalsSize, uint ParamsSize, string? Program,
+        ushort SavedRegistersSize = 0, ushort PrologSize = 0, uint MaxStackSize = 0, uint Flags = 4);
+
+    /// <summary>An FPO_DATA record for <see cref="BuildSynthetic"/> (frame type: 0 FPO, 1 trap, 2 TSS, 3 non-FPO).</summary>
+    public sealed record FpoSpec(uint Rva, uint Size, uint LocalsDwords, ushort ParamsDwords, byte SavedRegisters,
+        byte PrologSize = 0, bool UsesBasePointer = false, bool HasSeh = false, int FrameType = 0);
 
     private static int WriteProc(ByteWriter w, ushort kind, uint length, uint offset, ushort section, string name)
     {

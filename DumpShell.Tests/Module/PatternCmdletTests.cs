@@ -271,7 +271,7 @@ public sealed partial class PatternCmdletTests(ModuleFixture fixture) : IClassFi
     {
         string text = Render("Get-DumpPattern -Category 'Exception Patterns'");
         Assert.Matches(@"C\+\+ Exception\s+Detect\s+True\s+Exception Patterns\s+Invoke-DumpPattern", text);
-        Assert.Matches(@"Exception Stack Trace\s+Detect\s+Exception Patterns", text);
+        Assert.Matches(@"Exception Stack Trace\s+Detect\s+True\s+Exception Patterns", text);
     }
 
     [Fact]

@@ -38,6 +38,14 @@ internal sealed class DumpCache
         return added.Dump;
     }
 
+    /// <summary>The dump already open for this path (and unchanged on disk), or null; opens nothing.</summary>
+    public Dump? TryGet(string fullPath)
+    {
+        if (!_open.TryGetValue(fullPath, out var entry)) return null;
+        var info = new FileInfo(fullPath);
+        return info.Exists && entry.LastWriteUtc == info.LastWriteTimeUtc && entry.Length == info.Length ? entry.Dump : null;
+    }
+
     /// <summary>Releases one dump; true when it was open.</summary>
     public bool Close(string fullPath)
     {

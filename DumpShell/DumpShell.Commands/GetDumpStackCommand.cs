@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using DumpShell.Format.Minidump;
 using DumpShell.Machine;
+using DumpShell.Machine.Unwind;
 using DumpShell.Model;
 using DumpShell.Symbols;
 
@@ -8,10 +9,10 @@ namespace DumpShell.Commands;
 
 /// <summary>
 /// Stack traces (k, kn, ~*k, .ecxr; k after .cxr): StackFrame objects with module, function, offset, source
-/// line and how each frame was found (Trust).
+/// line and how each frame was found (Trust). With -Raw, the raw stack (dps over the stack range): RawStackSlot objects.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "DumpStack", DefaultParameterSetName = PathSet)]
-[OutputType(typeof(StackFrame))]
+[OutputType(typeof(StackFrame), typeof(RawStackSlot))]
 public sealed class GetDumpStackCommand : DumpCmdlet
 {
     /// <summary>OS thread ids; binds Id from Get-DumpThread's objects. Without a selection every thread is walked.</summary>
@@ -40,6 +41,27 @@ public sealed class GetDumpStackCommand : DumpCmdlet
     [ValidateRange(1, 100_000)]
     public int MaxFrames { get; set; } = 256;
 
+    /// <summary>
+    /// dps over the stack range: every pointer-sized slot from the stack pointer (the exception context's for the
+    /// exception thread, the CONTEXT's with -Context) up to the stack base, with the symbol of its value and whether a
+    /// call ends right before it.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Raw { get; set; }
+
+    /// <summary>With -Raw: at most this many slots per thread.</summary>
+    [Parameter]
+    [ValidateRange(1, 16 * 1024 * 1024)]
+    public int MaxSlots { get; set; } = RawStack.DefaultMaxSlots;
+
+    /// <summary>
+    /// A WOW64 process in an x64 dump: walk each thread's 32-bit stack from its WOW64 context (the x86 walker, the
+    /// 32-bit stack bounds of its TEB32; frames of PointerSize 4); with -Context the record is an x86 CONTEXT. Without
+    /// it the 64-bit stacks are walked.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Wow64 { get; set; }
+
     protected override MinidumpStreamType[] StreamsRead =>
         [MinidumpStreamType.ThreadList, MinidumpStreamType.Exception, MinidumpStreamType.ModuleList,
          MinidumpStreamType.MemoryList, MinidumpStreamType.Memory64List];
@@ -50,6 +72,7 @@ public sealed class GetDumpStackCommand : DumpCmdlet
         var options = symbols.WalkOptions(MaxFrames);
         try
         {
+            if (Wow64 && !CheckWow64(dump)) return;
             if (Exception)
             {
                 if (dump.Exception is null)
@@ -58,7 +81,14 @@ public sealed class GetDumpStackCommand : DumpCmdlet
                         "NoException", ErrorCategory.ObjectNotFound, dump.Path));
                     return;
                 }
-                Emit(symbols, dump.WalkExceptionStack(options));
+                if (Wow64)
+                {
+                    // The 32-bit side of the exception thread: its WOW64 context (the 32-bit state it left 32-bit code with).
+                    if (dump.Threads.FirstOrDefault(t => t.Id == dump.Exception.ThreadId) is { } faulting) EmitWow64(dump, symbols, faulting, options);
+                    return;
+                }
+                if (Raw) EmitRaw(dump, symbols, dump.Exception.ThreadId, dump.ExceptionContext?.StackPointer);
+                else Emit(symbols, dump.WalkExceptionStack(options));
                 return;
             }
 
@@ -76,18 +106,30 @@ public sealed class GetDumpStackCommand : DumpCmdlet
                         "ContextNeedsOneThread", ErrorCategory.InvalidArgument, address.ToString()));
                     return;
                 }
-                if (dump.ReadContext(address.Value) is not { } start)
+                if (dump.ReadContext(address.Value, Wow64 ? CpuArchitecture.X86 : dump.Architecture) is not { } start)
                 {
                     WriteError(new ErrorRecord(new InvalidOperationException($"No readable CONTEXT record at {address} in {dump.Path}."),
                         "ContextNotInDump", ErrorCategory.ObjectNotFound, address.ToString()));
                     return;
                 }
-                Emit(symbols, dump.WalkStack(threads[0].Id, start, options));
+                if (Raw) EmitRaw(dump, symbols, threads[0].Id, start.StackPointer);
+                else Emit(symbols, dump.WalkStack(threads[0].Id, start, options));
                 return;
             }
 
             foreach (var thread in threads)
             {
+                if (Wow64)
+                {
+                    EmitWow64(dump, symbols, thread, options);
+                    continue;
+                }
+                if (Raw)
+                {
+                    EmitRaw(dump, symbols, thread.Id,
+                        thread.IsExceptionThread && dump.ExceptionContext is { } context ? context.StackPointer : thread.StackPointer);
+                    continue;
+                }
                 // The exception thread's own context is inside the exception dispatcher; its story starts at .ecxr.
                 var frames = thread.IsExceptionThread && dump.ExceptionContext is { } ecxr
                     ? dump.WalkStack(thread.Id, ecxr, options)
@@ -99,6 +141,55 @@ public sealed class GetDumpStackCommand : DumpCmdlet
         {
             if (SymbolPath is not null) symbols.Dispose();
         }
+    }
+
+    private void EmitRaw(Dump dump, DumpSymbols symbols, uint threadId, ulong? stackPointer)
+    {
+        var thread = dump.Threads.FirstOrDefault(t => t.Id == threadId);
+        if (stackPointer is not { } sp || thread?.StackBase is not { } stackBase)
+        {
+            WriteError(new ErrorRecord(new InvalidOperationException(
+                    $"Thread {threadId} (0x{threadId:x}) of {dump.Path} has no known {(stackPointer is null ? "stack pointer" : "stack base")}."),
+                "StackRangeUnknown", ErrorCategory.ObjectNotFound, threadId));
+            return;
+        }
+        if (sp >= stackBase)
+        {
+            WriteError(new ErrorRecord(new InvalidOperationException(
+                    $"Thread {threadId} (0x{threadId:x}): the stack pointer {Hex.Address(sp, dump.PointerSize)} is not below the stack base {Hex.Address(stackBase, dump.PointerSize)}."),
+                "StackPointerOutsideStack", ErrorCategory.InvalidData, threadId));
+            return;
+        }
+        ulong slots = (stackBase - sp) / (ulong)dump.PointerSize;
+        if (slots > (ulong)MaxSlots)
+            WriteWarning($"Thread {threadId} (0x{threadId:x}): {slots} slots from {Hex.Address(sp, dump.PointerSize)} to the stack base; the first {MaxSlots} are shown (-MaxSlots).");
+        foreach (var slot in RawStack.Read(dump, symbols, threadId, sp, stackBase, MaxSlots)) WriteObject(slot);
+    }
+
+    /// <summary>-Wow64 needs a WOW64 dump, and is not combined with -Raw (whose slots are the dump's pointer size).</summary>
+    private bool CheckWow64(Dump dump)
+    {
+        if (Raw)
+        {
+            WriteError(new ErrorRecord(new ArgumentException("-Wow64 and -Raw cannot be combined (yet): -Raw lists the 64-bit stack's slots."),
+                "Wow64WithRaw", ErrorCategory.InvalidArgument, dump.Path));
+            return false;
+        }
+        if (dump.IsWow64) return true;
+        WriteError(new ErrorRecord(new InvalidOperationException(
+                $"{dump.Path} is not a 64-bit dump of a 32-bit (WOW64) process: {dump.Architecture}, {(dump.Architecture == CpuArchitecture.X64 ? "wow64.dll not loaded" : "not x64")}."),
+            "NotWow64", ErrorCategory.InvalidOperation, dump.Path));
+        return false;
+    }
+
+    private void EmitWow64(Dump dump, DumpSymbols symbols, DumpThread thread, Machine.Unwind.StackWalkOptions options)
+    {
+        if (dump.Wow64Thread(thread) is not { } view)
+        {
+            WriteWarning($"Thread {thread.Id} (0x{thread.Id:x}) of {dump.Path} has no 32-bit context in the dump (TEB64.TlsSlots[1], the WOW64 save area, is missing or not an x86 context).");
+            return;
+        }
+        Emit(symbols, dump.WalkStack(view, options));
     }
 
     private void Emit(DumpSymbols symbols, IReadOnlyList<StackFrame> frames)

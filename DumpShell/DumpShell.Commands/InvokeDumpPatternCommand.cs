@@ -58,6 +58,21 @@ public sealed class InvokeDumpPatternCommand : DumpCmdlet
     [Parameter]
     public IDetector[]? Detector { get; set; }
 
+    /// <summary>A symbol path for this call only (WinDbg syntax); otherwise Set-DumpSymbolPath's or _NT_SYMBOL_PATH. The stack detectors name frames with it.</summary>
+    [Parameter]
+    public string? SymbolPath { get; set; }
+
+    /// <summary>Not My Thread and Unknown Component: extra folders whose modules count as "our product".</summary>
+    [Parameter]
+    public string[]? ProductPath { get; set; }
+
+    /// <summary>Analyse up to this many -Path dumps at once (a worker pool inside the cmdlet); output keeps input order.</summary>
+    [Parameter]
+    [ValidateRange(1, 256)]
+    public int ThrottleLimit { get; set; } = 1;
+
+    private DumpBatch? _batch;
+
     protected override MinidumpStreamType[]? StreamsRead => null;
 
     protected override void BeginProcessing()
@@ -95,25 +110,56 @@ public sealed class InvokeDumpPatternCommand : DumpCmdlet
             LeakThreshold = MyInvocation.BoundParameters.ContainsKey(nameof(LeakThreshold)) ? (ulong)LeakThreshold : null,
             HandleThreshold = MyInvocation.BoundParameters.ContainsKey(nameof(HandleThreshold)) ? HandleThreshold : null,
             ExpectedVariables = ExpectedVariable ?? [],
+            ProductPaths = ProductPath ?? [],
         };
+        if (ParameterSetName == PathSet && _detectors.Count > 0)
+            _batch = new DumpBatch(this, ThrottleLimit, SymbolPath, (dump, symbols, output) =>
+            {
+                foreach (var result in PatternRunner.Run(dump, _detectors, _options, symbols))
+                {
+                    if (result.Failure is { } failure) output.Errors.Add(Failed(failure, dump));
+                    else if (result.Finding is { } finding && finding.Severity >= MinimumSeverity) output.Objects.Add(finding);
+                }
+            });
     }
+
+    /// <summary>-Path: each file through the batch (streamed, closed after its findings unless the session had it open); -Dump: as every cmdlet.</summary>
+    protected override void ProcessRecord()
+    {
+        if (_batch is null)
+        {
+            if (ParameterSetName == DumpSet) base.ProcessRecord();
+            return;
+        }
+        foreach (string path in Path) _batch.Add(path);
+    }
+
+    protected override void EndProcessing()
+    {
+        _batch?.Complete();
+        _batch?.Dispose();
+    }
+
+    protected override void StopProcessing() => _batch?.Dispose();
+
+    private static ErrorRecord Failed(DetectorFailure failure, Dump dump) =>
+        new(failure.Exception, "DetectorFailed", ErrorCategory.NotSpecified, dump.Path) { ErrorDetails = new ErrorDetails(failure.Message) };
 
     protected override void ProcessDump(Dump dump)
     {
         if (_detectors.Count == 0) return;
-        foreach (var result in PatternRunner.Run(dump, _detectors, _options))
+        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        try
         {
-            if (result.Failure is { } failure)
+            foreach (var result in PatternRunner.Run(dump, _detectors, _options, symbols))
             {
-                WriteError(new ErrorRecord(failure.Exception, "DetectorFailed", ErrorCategory.NotSpecified, dump.Path)
-                {
-                    ErrorDetails = new ErrorDetails(failure.Message),
-                });
+                if (result.Failure is { } failure) WriteError(Failed(failure, dump));
+                else if (result.Finding is { } finding && finding.Severity >= MinimumSeverity) WriteObject(finding);
             }
-            else if (result.Finding is { } finding && finding.Severity >= MinimumSeverity)
-            {
-                WriteObject(finding);
-            }
+        }
+        finally
+        {
+            if (SymbolPath is not null) symbols.Dispose();
         }
     }
 }

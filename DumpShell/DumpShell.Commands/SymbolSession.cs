@@ -60,5 +60,14 @@ internal sealed class SymbolSession
         }
     }
 
+    /// <summary>The session's symbol store (made once), or null when no path is set: for batches that load symbols per dump and drop them.</summary>
+    public SymbolStore? SharedStore()
+    {
+        lock (_lock) return _store ??= StoreFor(Path);
+    }
+
+    /// <summary>A store for a path given to one cmdlet call (the caller disposes it), or null for an empty path.</summary>
+    public static SymbolStore? StoreFor(string path) => StoreFor(SymbolPath.Parse(path));
+
     private static SymbolStore? StoreFor(SymbolPath path) => path.IsEmpty ? null : new SymbolStore(path);
 }

@@ -31,9 +31,17 @@ public sealed partial class Dump
     /// .cxr); null when the dump does not hold enough of it (x64: 0x4D0 bytes, at least 0x100; x86: 0x2CC, at least
     /// 0xCC) or the architecture has no layout.
     /// </summary>
-    public CpuContext? ReadContext(ulong address)
+    public CpuContext? ReadContext(ulong address) => ReadContext(address, Architecture);
+
+    /// <summary>
+    /// A CONTEXT record of <paramref name="architecture"/> at <paramref name="address"/>: as <see cref="ReadContext(ulong)"/>,
+    /// and in an x64 dump of a WOW64 process also an x86 one (a WOW64_CONTEXT, WinDbg's .cxr after .effmach x86).
+    /// Null for an x64 record in an x86 dump.
+    /// </summary>
+    public CpuContext? ReadContext(ulong address, CpuArchitecture architecture)
     {
-        int size = Architecture switch
+        if (architecture == CpuArchitecture.X64 && Architecture != CpuArchitecture.X64) return null;
+        int size = architecture switch
         {
             CpuArchitecture.X64 => CpuContext.X64Size,
             CpuArchitecture.X86 => X86FullContextSize,
@@ -42,7 +50,7 @@ public sealed partial class Dump
         if (size == 0) return null;
         var buffer = new byte[size];
         int read = Memory.Read(address, buffer);
-        return CpuContext.Parse(Architecture, buffer.AsSpan(0, read));
+        return CpuContext.Parse(architecture, buffer.AsSpan(0, read));
     }
 
     /// <summary>Walks <paramref name="thread"/>'s stack from its own context.</summary>

@@ -22,7 +22,13 @@ public sealed record CppThrowInfo(string? TypeName, string? DecoratedName, strin
     /// The decoded throw, or null when <paramref name="e"/> is not a C++ exception with a valid magic. When memory is
     /// missing, TypeName is null and <see cref="Problem"/> says which part could not be read.
     /// </summary>
-    public static CppThrowInfo? Decode(Dump dump, DumpException e)
+    public static CppThrowInfo? Decode(Dump dump, DumpException e) => Decode(dump, e, null);
+
+    /// <summary>
+    /// As <see cref="Decode(Dump, DumpException)"/>; <paramref name="readImage"/> reads a module's read-only image bytes
+    /// (an image file from the symbol path) where dump memory lacks them (ThrowInfo and CatchableTypes live in .rdata).
+    /// </summary>
+    public static CppThrowInfo? Decode(Dump dump, DumpException e, Func<ulong, byte[], int>? readImage)
     {
         if (e.Code != ExceptionCodes.CppException || e.Parameters.Length < 3 || !IsValidMagic(e.Parameters[0])) return null;
         bool x64 = dump.PointerSize == 8;
@@ -30,7 +36,7 @@ public sealed record CppThrowInfo(string? TypeName, string? DecoratedName, strin
         ulong imageBase = x64 ? (e.Parameters.Length >= 4 ? e.Parameters[3] : 0) : 0;
         if (x64 && imageBase == 0)
             return new CppThrowInfo(null, null, null, throwInfo, 0, [], "type not decoded (no image base parameter)");
-        var memory = dump.Memory;
+        var memory = new Reader(dump, readImage);
         int p = dump.PointerSize;
 
         // A field that holds an RVA (x64) or a pointer (x86).
@@ -60,7 +66,7 @@ public sealed record CppThrowInfo(string? TypeName, string? DecoratedName, strin
             if (!Ref(array + 4 + 4 * i, out ulong catchable) || catchable == 0) break;
             if (!Ref(catchable + 4, out ulong typeDescriptor) || typeDescriptor == 0) break;
             // TypeDescriptor: pVFTable, spare, name[].
-            string? decorated = ReadAnsi(dump, typeDescriptor + (ulong)(2 * p), MaxNameBytes);
+            string? decorated = ReadAnsi(memory, typeDescriptor + (ulong)(2 * p), MaxNameBytes);
             if (decorated is null) break;
             names.Add(decorated);
         }
@@ -71,15 +77,17 @@ public sealed record CppThrowInfo(string? TypeName, string? DecoratedName, strin
         // std::exception under MSVC: the vtable pointer, then __std_exception_data { const char* _What; bool _DoFree; }.
         string? message = null;
         if (names.Any(n => n == ".?AVexception@std@@") && memory.TryReadPointer(obj + (ulong)p, p, out ulong what) && what != 0)
-            message = ReadAnsi(dump, what, MaxMessageBytes);
+            message = ReadAnsi(memory, what, MaxMessageBytes);
         return new CppThrowInfo(typeName, names[0], message, throwInfo, imageBase, names.Select(Undecorate).ToArray(), null);
     }
 
     /// <summary>A NUL-terminated single-byte string; null when its first byte is not captured.</summary>
-    internal static string? ReadAnsi(Dump dump, ulong address, int max)
+    internal static string? ReadAnsi(Dump dump, ulong address, int max) => ReadAnsi(new Reader(dump, null), address, max);
+
+    private static string? ReadAnsi(Reader reader, ulong address, int max)
     {
         var bytes = new byte[max];
-        int read = dump.Memory.Read(address, bytes);
+        int read = reader.Read(address, bytes);
         if (read == 0) return null;
         int end = Array.IndexOf(bytes, (byte)0, 0, read);
         if (end < 0) end = read;
@@ -98,6 +106,33 @@ public sealed record CppThrowInfo(string? TypeName, string? DecoratedName, strin
         if (body is null || !body.EndsWith("@@", StringComparison.Ordinal) || body.Contains('?') || body.Contains('$')) return decorated;
         var parts = body[..^2].Split('@', StringSplitOptions.RemoveEmptyEntries);
         return parts.Length == 0 ? decorated : string.Join("::", parts.Reverse());
+    }
+
+    /// <summary>Dump memory first; for what it lacks, the image reader (read-only image data) when given.</summary>
+    private sealed class Reader(Dump dump, Func<ulong, byte[], int>? image)
+    {
+        public int Read(ulong address, byte[] buffer)
+        {
+            int got = dump.Memory.Read(address, buffer);
+            if (got > 0 || image is null) return got;
+            return image(address, buffer);
+        }
+
+        public bool TryReadUInt32(ulong address, out uint value)
+        {
+            var b = new byte[4];
+            bool ok = Read(address, b) == 4;
+            value = ok ? BitConverter.ToUInt32(b) : 0;
+            return ok;
+        }
+
+        public bool TryReadPointer(ulong address, int size, out ulong value)
+        {
+            var b = new byte[size];
+            bool ok = Read(address, b) == size;
+            value = !ok ? 0 : size == 8 ? BitConverter.ToUInt64(b) : BitConverter.ToUInt32(b);
+            return ok;
+        }
     }
 
     private static readonly Dictionary<string, string> Builtin = new(StringComparer.Ordinal)

@@ -9,17 +9,23 @@ namespace DumpShell.Analysis;
 /// What the detectors of one run over one dump share: the options, facts several detectors need (the dump's trigger
 /// from its comments, the main thread), and the helpers that make findings follow the catalogue's conventions.
 /// </summary>
-public sealed class DetectorContext
+public sealed partial class DetectorContext : IDisposable
 {
     private readonly Lazy<CommentTrigger> _trigger;
     private readonly Lazy<(DumpThread? Thread, string How)> _mainThread;
 
-    public DetectorContext(Dump dump, PatternOptions options)
+    /// <param name="symbols">
+    /// The dump's symbols (the caller keeps and disposes them); null makes the context load its own from
+    /// <see cref="PatternOptions.SymbolPath"/> on first use and dispose them with the context.
+    /// </param>
+    public DetectorContext(Dump dump, PatternOptions options, Symbols.DumpSymbols? symbols = null)
     {
         Dump = dump ?? throw new ArgumentNullException(nameof(dump));
         Options = options ?? throw new ArgumentNullException(nameof(options));
         _trigger = new(() => CommentTrigger.Classify(dump.File.Comments));
         _mainThread = new(FindMainThread);
+        _givenSymbols = symbols;
+        _symbols = new(CreateSymbols);
     }
 
     public Dump Dump { get; }

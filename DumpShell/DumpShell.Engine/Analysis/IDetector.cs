@@ -31,6 +31,15 @@ public sealed class PatternOptions
 
     /// <summary>Environment Hint: variables that are expected in this process (no Warning for them), e.g. __COMPAT_LAYER.</summary>
     public IReadOnlyCollection<string> ExpectedVariables { get; init; } = [];
+
+    /// <summary>
+    /// The symbol path (WinDbg syntax) for the stack detectors when the caller gives no loaded symbols; null or empty:
+    /// names come from dump memory and exports only, and Reduced Symbolic Information says no path was configured.
+    /// </summary>
+    public string? SymbolPath { get; init; }
+
+    /// <summary>Not My Thread and Unknown Component: extra folders that count as "our product".</summary>
+    public IReadOnlyCollection<string> ProductPaths { get; init; } = [];
 }
 
 /// <summary>One baseline row: a module and the versions it may have (inclusive).</summary>

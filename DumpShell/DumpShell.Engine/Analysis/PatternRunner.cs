@@ -10,10 +10,19 @@ public static class PatternRunner
     /// results detector by detector. A detector that throws yields one <see cref="DetectorFailure"/> naming itself
     /// (and none of the findings it made before failing); the detectors after it still run.
     /// </summary>
-    public static IEnumerable<PatternResult> Run(Dump dump, IEnumerable<IDetector>? detectors = null, PatternOptions? options = null)
+    /// <param name="symbols">The dump's loaded symbols (kept by the caller); null loads them from <see cref="PatternOptions.SymbolPath"/>.</param>
+    public static IEnumerable<PatternResult> Run(Dump dump, IEnumerable<IDetector>? detectors = null, PatternOptions? options = null,
+        Symbols.DumpSymbols? symbols = null)
     {
         ArgumentNullException.ThrowIfNull(dump);
-        var context = new DetectorContext(dump, options ?? PatternOptions.Default);
+        using var context = new DetectorContext(dump, options ?? PatternOptions.Default, symbols);
+        foreach (var result in Run(context, detectors)) yield return result;
+    }
+
+    /// <summary>Runs detectors with a context the caller made (and may reuse, e.g. Get-DumpAnalysis reads its stacks afterwards).</summary>
+    public static IEnumerable<PatternResult> Run(DetectorContext context, IEnumerable<IDetector>? detectors = null)
+    {
+        var dump = context.Dump;
         foreach (var detector in detectors ?? BuiltInDetectors.All)
         {
             List<Finding>? findings = null;
@@ -39,8 +48,9 @@ public static class PatternRunner
     }
 
     /// <summary>Only the findings of <see cref="Run"/> (failures dropped): for engine callers that do not report them.</summary>
-    public static IEnumerable<Finding> Findings(Dump dump, IEnumerable<IDetector>? detectors = null, PatternOptions? options = null) =>
-        Run(dump, detectors, options).Where(r => r.Finding is not null).Select(r => r.Finding!);
+    public static IEnumerable<Finding> Findings(Dump dump, IEnumerable<IDetector>? detectors = null, PatternOptions? options = null,
+        Symbols.DumpSymbols? symbols = null) =>
+        Run(dump, detectors, options, symbols).Where(r => r.Finding is not null).Select(r => r.Finding!);
 
     private static string SafeName(IDetector detector)
     {

@@ -27,8 +27,18 @@ public sealed class DumpSymbols : IDisposable
     private string? FindImageFile(DumpModule module) =>
         module.TimeDateStamp == 0 || module.Size == 0 ? null : Store!.FindImage(module.Name, module.TimeDateStamp, module.Size).Path;
 
-    /// <summary>Options for the stack walker that share this object's images.</summary>
-    public StackWalkOptions WalkOptions(int maxFrames = 256) => new() { Images = Images, MaxFrames = maxFrames };
+    /// <summary>
+    /// Options for the stack walker that share this object's images and unwind x86 frames with the modules' frame data
+    /// (PDB FRAMEDATA/FPO, else Breakpad STACK WIN; see <see cref="X86FrameData"/>).
+    /// </summary>
+    public StackWalkOptions WalkOptions(int maxFrames = 256) => new()
+    {
+        Images = Images,
+        MaxFrames = maxFrames,
+        X86FrameData = _x86FrameData ??= new X86FrameData(m => For(m).Pdb, m => For(m).BreakpadSymbols),
+    };
+
+    private X86FrameData? _x86FrameData;
 
     public ModuleSymbols For(DumpModule module) =>
         _modules.GetOrAdd(module.BaseAddress, _ => new ModuleSymbols(module, Images.Get(module), Store));

@@ -28,6 +28,17 @@ public sealed record ResolvedSymbol(
         : Offset == 0 ? $"{ModuleName}!{Function}" : $"{ModuleName}!{Function}+0x{Offset:x}";
 }
 
+/// <summary>
+/// Where a function's code lies: [<see cref="Start"/>, <see cref="End"/>) and which source says so ("Pdb",
+/// "BreakpadSym", "FunctionTable", "PdbPublic" ...). <see cref="IsEstimate"/>: the end is a guess (a public
+/// symbol's size runs to the next public symbol).
+/// </summary>
+public sealed record FunctionRange(ulong Start, ulong End, string? Name, string Source, bool IsEstimate = false)
+{
+    public ulong Size => End - Start;
+    public bool Contains(ulong address) => address >= Start && address < End;
+}
+
 public static class ModuleNames
 {
     /// <summary>The name WinDbg gives a module: its file name without the extension.</summary>
@@ -54,6 +65,12 @@ public sealed class ModuleSymbols : IDisposable
     public string? SymbolFile { get; }
     /// <summary>What was looked for and what was found, for a person wondering why names are missing.</summary>
     public IReadOnlyList<string> Notes { get; }
+
+    /// <summary>The module's matched PDB, when one was loaded (its FRAMEDATA/FPO records unwind x86 frames).</summary>
+    internal PdbFile? Pdb => _pdb;
+
+    /// <summary>The module's Breakpad .sym file, when one was loaded instead of a PDB (its STACK WIN records unwind x86 frames).</summary>
+    internal SymbolFile? BreakpadSymbols => _sym;
 
     internal ModuleSymbols(DumpModule module, ModuleImage image, SymbolStore? store)
     {
@@ -140,6 +157,23 @@ public sealed class ModuleSymbols : IDisposable
         if (_exports?.NearestAtOrBelow(rva) is { Name: { } exportName } e)
             return new(Module, exportName, Module.BaseAddress + e.Rva, rva - e.Rva, null, null, SymbolSource.Exports);
         return new(Module, null, Module.BaseAddress, rva64, null, null, SymbolSource.None);
+    }
+
+    /// <summary>
+    /// The extent of the function containing <paramref name="address"/> as the symbol file records it: a PDB procedure
+    /// or a Breakpad FUNC (exact), else a PDB or Breakpad public symbol (<see cref="FunctionRange.IsEstimate"/>); null
+    /// when the symbols do not know a function there (exports have no sizes).
+    /// </summary>
+    public FunctionRange? FindFunctionRange(ulong address)
+    {
+        if (address < Module.BaseAddress || address - Module.BaseAddress > uint.MaxValue) return null;
+        uint rva = (uint)(address - Module.BaseAddress);
+        if (_pdb is not null && _pdb.FindFunction(rva) is { Size: > 0 } f)
+            return new(Module.BaseAddress + f.Rva, Module.BaseAddress + f.Rva + f.Size, f.Name, f.IsPublic ? "PdbPublic" : "Pdb", f.IsPublic);
+        if (_sym is not null && _sym.FindFunction(rva) is { Size: > 0 } s && s.Address <= rva && rva - s.Address < s.Size)
+            return new(Module.BaseAddress + s.Address, Module.BaseAddress + s.Address + s.Size!.Value, s.Name,
+                s.IsPublic ? "BreakpadPublic" : "BreakpadSym", s.IsPublic);
+        return null;
     }
 
     public void Dispose() => _pdb?.Dispose();

@@ -7,8 +7,9 @@ namespace DumpShell.Analysis.Detectors;
 /// <summary>
 /// Stack Overflow (User Mode): (a) the stored exception is 0xC00000FD (Error); (b) any other thread whose stack pointer
 /// has used at least 90 % of its reservation (StackBase - TEB.DeallocationStack, or the MemoryInfoList reservation when
-/// the TEB is missing) (Warning). The recursion is named by the code address that repeats most often as a
-/// pointer-sized value in the captured stack above SP (a return address pushed by every level), as module+RVA.
+/// the TEB is missing) (Warning). The recursion is the shortest frame cycle repeating at least 10 times on the unwound stack (the exception stack is
+/// walked to 100,000 frames), named module!function with symbols and module+RVA without; when the frames show none,
+/// the code address that repeats most often in stack memory above SP.
 /// </summary>
 internal sealed class StackOverflowDetector : IDetector
 {
@@ -37,25 +38,61 @@ internal sealed class StackOverflowDetector : IDetector
                 parts.Add(string.Create(CultureInfo.InvariantCulture, $"stack used {uu / 1024:N0} KB of {rr / 1024:N0} KB ({100 * ratio:0} %)"));
             else
                 parts.Add("stack reservation unknown (TEB and MemoryInfoList not captured)");
-            var repeat = sp is { } s ? RepeatedCodeAddress(dump, s, t.StackBase) : null;
+            var frames = stored ? context.ExceptionStack : context.StackOf(t);
+            var cycle = FindCycle(context, frames);
+            var repeat = cycle is null && sp is { } s ? RepeatedCodeAddress(dump, s, t.StackBase) : null;
             string key;
-            if (repeat is { } rep)
+            string? module = null;
+            if (cycle is { } c)
+            {
+                string named = string.Join(", ", c.Frames.Select(context.FrameText));
+                var entry = frames.Skip(c.End).Take(2).ToArray();
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"cycle [{named}] x {c.Repeats:N0}")
+                    + (entry.Length > 0 ? $"; entered from {string.Join(" <- ", entry.Select(context.FrameText))}" : "")
+                    + (frames[^1].StopReason is { } why && why.Contains("frame limit", StringComparison.OrdinalIgnoreCase) ? $" (walk stopped at the frame limit, {frames.Count:N0} frames)" : ""));
+                key = string.Join(",", c.Frames.Select(context.FrameKey));
+                module = dump.ModuleAt(c.Frames[0].InstructionPointer)?.Name;
+            }
+            else if (repeat is { } rep)
             {
                 parts.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"return address {context.Where(rep.Address)} repeats {rep.Count:N0} times in the stack (the recursion); its function name needs symbols"));
+                    $"return address {context.Where(rep.Address)} repeats {rep.Count:N0} times in the stack (the recursion; the unwound frames show no cycle)"));
                 key = context.LocationKey(rep.Address);
+                module = dump.ModuleAt(rep.Address)?.Name;
             }
             else
             {
-                parts.Add("no return address repeats in the captured stack");
+                parts.Add("no frame cycle and no repeated return address in the captured stack");
                 key = stored ? context.LocationKey(e!.Address) : "no-cycle";
             }
             ulong? address = stored ? e!.Address : t.InstructionPointer;
             yield return context.Create(Pattern, stored ? context.ExceptionSeverity(Severity.Error) : Severity.Warning, string.Join("; ", parts),
                 (stored ? $"0x{e!.Code:x8}|" : "near-limit|") + key, t.Id,
-                repeat is { } r2 ? dump.ModuleAt(r2.Address)?.Name : address is { } a ? dump.ModuleAt(a)?.Name : null, address,
-                recommendation: "Unbounded recursion or very large locals: find the function that calls itself (the repeated return address) and its exit condition.");
+                module ?? (address is { } a ? dump.ModuleAt(a)?.Name : null), address,
+                recommendation: "Unbounded recursion or very large locals: find the function that calls itself (the cycle) and its exit condition.");
         }
+    }
+
+    /// <summary>
+    /// The shortest run of frames (1 to 8, by function, or by return address without names) that repeats at least
+    /// <see cref="MinRepeats"/> times back to back, starting within the first 16 frames after the top.
+    /// </summary>
+    private static (StackFrame[] Frames, int Repeats, int End)? FindCycle(DetectorContext context, IReadOnlyList<StackFrame> frames)
+    {
+        if (frames.Count < MinRepeats + 1) return null;
+        var keys = frames.Select(context.FrameKey).ToArray();
+        for (int length = 1; length <= 8; length++)
+        {
+            for (int start = 1; start <= Math.Min(16, keys.Length - length); start++)
+            {
+                int k = start + length;
+                while (k < keys.Length && keys[k] == keys[start + (k - start) % length]) k++;
+                int repeats = (k - start) / length;
+                if (repeats >= MinRepeats && keys[start] != "no-module")
+                    return (frames.Skip(start).Take(length).ToArray(), repeats, start + repeats * length);
+            }
+        }
+        return null;
     }
 
     /// <summary>Bytes of stack in use (StackBase - SP) and the reservation (StackBase - DeallocationStack).</summary>

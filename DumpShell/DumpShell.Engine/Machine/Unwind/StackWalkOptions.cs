@@ -68,6 +68,12 @@ public sealed class X86UnwindRequest
     public required ulong StackHigh { get; init; }
     /// <summary>Reads a 32-bit value of process memory; null when the dump does not hold it.</summary>
     public required Func<ulong, uint?> ReadUInt32 { get; init; }
+    /// <summary>
+    /// The request made for the frame below this one (its callee), whether or not it unwound; null for the context's
+    /// frame. Frame data needs the callee's parameter size (Breakpad's <c>.cbCalleeParams</c>): the caller's ESP
+    /// points at the arguments it pushed for the callee.
+    /// </summary>
+    public X86UnwindRequest? Callee { get; init; }
 }
 
 /// <summary>
@@ -79,4 +85,14 @@ public interface IX86FrameDataSource
 {
     /// <summary>False when there is no data for the frame (the walker then tries the EBP chain and scanning).</summary>
     bool TryUnwind(X86UnwindRequest request, out X86Registers caller);
+
+    /// <summary>
+    /// As <see cref="TryUnwind(X86UnwindRequest, out X86Registers)"/>, and when there was data that did not unwind the
+    /// frame, why (for the last frame's <see cref="StackFrame.StopReason"/>); null when there was no data.
+    /// </summary>
+    bool TryUnwind(X86UnwindRequest request, out X86Registers caller, out string? failure)
+    {
+        failure = null;
+        return TryUnwind(request, out caller);
+    }
 }

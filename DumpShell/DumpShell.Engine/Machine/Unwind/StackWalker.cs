@@ -10,7 +10,9 @@ namespace DumpShell.Machine.Unwind;
 /// <para>x64: unwind data (.pdata/.xdata of the module holding the IP, from the dump or an image file) first,
 /// including leaf functions (a module whose function table has no entry for the IP returns through [RSP]) and
 /// epilogs; then the RBP chain, where there is no unwind data; then a scan of the stack for a return address.</para>
-/// <para>x86: <see cref="StackWalkOptions.X86FrameData"/> first when given, then the EBP chain, then a scan.</para>
+/// <para>x86: <see cref="StackWalkOptions.X86FrameData"/> first when given (PDB FRAMEDATA/FPO and Breakpad STACK WIN
+/// through <see cref="X86FrameData"/>), then the EBP chain, then a scan. An x64 dump's WOW64 threads are walked as x86
+/// from their 32-bit context (<see cref="Dump.Wow64Thread"/>, <see cref="Dump.Wow64Context"/>), with 4-byte frames.</para>
 /// <para>A scanned (or frame-pointer) return address must lie in a module, in an executable section when the headers
 /// are known, and right after a CALL instruction when the code is available (see <see cref="CallSite"/>).</para>
 /// <para>Where there is no unwind data (x64), a few checks keep stale values out: a frame pointer is not followed
@@ -33,8 +35,10 @@ public sealed class StackWalker : IDisposable
     private readonly StackWalkOptions _options;
     private readonly ImageProvider _images;
     private readonly bool _ownsImages;
-    private readonly int _pointerSize;
-    private readonly bool _x64;
+    private readonly object _walkLock = new();
+    // The architecture of the walk in progress: the dump's, or x86 for the 32-bit side of a WOW64 thread in an x64 dump.
+    private int _pointerSize;
+    private bool _x64;
 
     public StackWalker(Dump dump, StackWalkOptions? options = null)
     {
@@ -62,14 +66,36 @@ public sealed class StackWalker : IDisposable
         return walker.Walk(threadId, start);
     }
 
-    public IReadOnlyList<StackFrame> Walk(DumpThread thread) => WalkCore(thread.Id, thread, thread.Registers);
+    /// <summary>
+    /// Walks <paramref name="thread"/> from its registers, within its stack bounds. A thread whose
+    /// <see cref="DumpThread.Architecture"/> is x86 in an x64 dump (<see cref="Dump.Wow64Thread"/>: the 32-bit side of a
+    /// WOW64 thread) is walked as x86, with 4-byte frames.
+    /// </summary>
+    public IReadOnlyList<StackFrame> Walk(DumpThread thread) =>
+        WalkCore(thread.Id, thread, thread.Registers, thread.Architecture == CpuArchitecture.X86 ? CpuArchitecture.X86 : _dump.Architecture);
 
-    public IReadOnlyList<StackFrame> Walk(uint threadId, CpuContext start) =>
-        WalkCore(threadId, _dump.Threads.FirstOrDefault(t => t.Id == threadId), start.Registers);
+    /// <summary>
+    /// Walks thread <paramref name="threadId"/> from <paramref name="start"/>. An x86 context in an x64 dump (a WOW64
+    /// context) is walked as x86, within the thread's 32-bit stack bounds (TEB32) when they are known.
+    /// </summary>
+    public IReadOnlyList<StackFrame> Walk(uint threadId, CpuContext start)
+    {
+        var thread = _dump.Threads.FirstOrDefault(t => t.Id == threadId);
+        if (start.Architecture == CpuArchitecture.X86 && _dump.Architecture == CpuArchitecture.X64)
+            return WalkCore(threadId, thread is null ? null : _dump.Wow64Thread(thread), start.Registers, CpuArchitecture.X86);
+        return WalkCore(threadId, thread, start.Registers, start.Architecture == CpuArchitecture.X86 ? CpuArchitecture.X86 : _dump.Architecture);
+    }
 
-    /// <summary>Walks from registers by name (rip/rsp/rbp/..., or eip/esp/ebp/...), e.g. <see cref="DumpException.ContextRegisters"/>.</summary>
-    public IReadOnlyList<StackFrame> Walk(uint threadId, IReadOnlyDictionary<string, ulong> registers) =>
-        WalkCore(threadId, _dump.Threads.FirstOrDefault(t => t.Id == threadId), registers);
+    /// <summary>
+    /// Walks from registers by name (rip/rsp/rbp/..., or eip/esp/ebp/...), e.g. <see cref="DumpException.ContextRegisters"/>.
+    /// In an x64 dump, registers with eip and no rip are walked as x86 (a WOW64 context).
+    /// </summary>
+    public IReadOnlyList<StackFrame> Walk(uint threadId, IReadOnlyDictionary<string, ulong> registers)
+    {
+        bool x86 = _dump.Architecture == CpuArchitecture.X64 && !TryGet(registers, "rip", out _) && TryGet(registers, "eip", out _);
+        var context = CpuContext.FromRegisters(x86 ? CpuArchitecture.X86 : _dump.Architecture, registers);
+        return Walk(threadId, context);
+    }
 
     public void Dispose()
     {
@@ -78,9 +104,21 @@ public sealed class StackWalker : IDisposable
 
     // ------------------------------------------------------------------ the walk
 
-    private IReadOnlyList<StackFrame> WalkCore(uint threadId, DumpThread? thread, IReadOnlyDictionary<string, ulong> registers)
+    private IReadOnlyList<StackFrame> WalkCore(uint threadId, DumpThread? thread, IReadOnlyDictionary<string, ulong> registers, CpuArchitecture arch)
     {
         if (_dump.Architecture is not (CpuArchitecture.X64 or CpuArchitecture.X86)) return [];
+        // x64 walks x64 or (WOW64) x86; an x86 dump walks x86 only.
+        if (arch is not (CpuArchitecture.X64 or CpuArchitecture.X86) || (arch == CpuArchitecture.X64 && _dump.Architecture != CpuArchitecture.X64)) return [];
+        lock (_walkLock)
+        {
+            _x64 = arch == CpuArchitecture.X64;
+            _pointerSize = _x64 ? 8 : 4;
+            return WalkLocked(threadId, thread, registers);
+        }
+    }
+
+    private IReadOnlyList<StackFrame> WalkLocked(uint threadId, DumpThread? thread, IReadOnlyDictionary<string, ulong> registers)
+    {
         var regs = FromDictionary(registers);
         if (regs is null) return [];
 
@@ -88,6 +126,7 @@ public sealed class StackWalker : IDisposable
         var frames = new List<StackFrame> { MakeFrame(threadId, 0, regs, FrameTrust.Context) };
         var bounds = StackBounds(thread, regs.Sp);
         bool exactIp = true; // frame 0's IP is where the thread was, not a return address
+        X86UnwindRequest? callee = null; // x86: the frame data request of the frame below
         while (true)
         {
             var last = frames[^1];
@@ -101,7 +140,7 @@ public sealed class StackWalker : IDisposable
                 last.StopReason = $"Stopped at the frame limit ({maxFrames}).";
                 break;
             }
-            var step = _x64 ? StepX64(regs, exactIp, b, frames.Count == 1) : StepX86(regs, exactIp, b, frames.Count == 1);
+            var step = _x64 ? StepX64(regs, exactIp, b, frames.Count == 1) : StepX86(regs, exactIp, b, frames.Count == 1, ref callee);
             if (step.Caller is null)
             {
                 last.StopReason = step.Stop;
@@ -225,10 +264,12 @@ public sealed class StackWalker : IDisposable
 
     // ------------------------------------------------------------------ x86
 
-    private Step StepX86(RegisterState regs, bool exactIp, (ulong Low, ulong High) bounds, bool fromContext)
+    private Step StepX86(RegisterState regs, bool exactIp, (ulong Low, ulong High) bounds, bool fromContext, ref X86UnwindRequest? callee)
     {
         var reasons = new List<string>();
         var module = _dump.ModuleAt(regs.Ip) ?? (exactIp || regs.Ip == 0 ? null : _dump.ModuleAt(regs.Ip - 1));
+        var below = callee;
+        callee = null;
         if (module is null)
         {
             reasons.Add($"the instruction pointer 0x{regs.Ip:x} is not in any module");
@@ -245,16 +286,26 @@ public sealed class StackWalker : IDisposable
                 StackLow = bounds.Low,
                 StackHigh = bounds.High,
                 ReadUInt32 = a => _dump.Memory.TryReadUInt32(a, out uint v) ? v : null,
+                // Only the callee's own request is needed, not the chain below it.
+                Callee = below is null ? null : new X86UnwindRequest
+                {
+                    Module = below.Module, Rva = below.Rva, IsReturnAddress = below.IsReturnAddress, Registers = below.Registers,
+                    StackLow = below.StackLow, StackHigh = below.StackHigh, ReadUInt32 = below.ReadUInt32,
+                },
             };
+            callee = request;
             bool found;
             X86Registers result;
-            try { found = source.TryUnwind(request, out result); }
+            string? failure;
+            try { found = source.TryUnwind(request, out result, out failure); }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException or FormatException)
             {
                 found = false;
                 result = default;
+                failure = null;
                 reasons.Add($"the x86 frame data failed: {e.Message}");
             }
+            if (!found && failure is not null) reasons.Add($"the x86 frame data: {failure}");
             if (found)
             {
                 var caller = FromX86(result);
