@@ -21,6 +21,7 @@
         'formats/DumpShell.Disassembly.format.ps1xml'
         'formats/DumpShell.Locks.format.ps1xml'
         'formats/DumpShell.Analysis.format.ps1xml'
+        'formats/DumpShell.Managed.format.ps1xml'
     )
     CmdletsToExport      = @(
         'Open-Dump'
@@ -41,6 +42,9 @@
         'Get-DumpCriticalSection'
         'Get-DumpWaitChain'
         'Get-DumpAnalysis'
+        'Get-DumpClrRuntime'
+        'Get-DumpManagedException'
+        'Get-DumpHeap'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

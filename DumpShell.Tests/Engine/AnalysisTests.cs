@@ -140,18 +140,65 @@ public sealed class AnalysisTests
     }
 
     [Fact]
-    public void Heap_corrupt_says_what_its_evidence_supports()
+    public void Heap_corrupt_is_an_access_violation_inside_the_heap_manager_during_main_s_HeapFree()
     {
-        // The second HeapFree faults in ntdll (truth notes: no 0xC0000374); ntdll's functions are unnamed in this dump,
-        // so heap-manager frames cannot be recognised: Not evaluated, never a guessed Critical.
-        var e = TestData.Truth("heap_corrupt_x64").GetProperty("exception");
+        // Truth: Wine raises no 0xC0000374; HeapFree(block2) (the block whose header was overwritten) returned FALSE with
+        // error 87, and the crash is the next step, "about to HeapFree(block1)": an AV inside ntdll. ntdll's frames are
+        // unnamed in this dump, but the first frame of the executable returns right after "call [HeapFree's IAT slot]".
+        var truth = TestData.Truth("heap_corrupt_x64");
+        var e = truth.GetProperty("exception");
+        var scenario = truth.GetProperty("from_scenario");
         Assert.Equal(0xC0000005u, e.U32("code"));
+        Assert.Equal("about to HeapFree(block1)", scenario.Str("stage"));
+        var first = Assert.Single(scenario.Items("results"));
+        Assert.Equal(("HeapFree(block2)", 87u), (first.Str("op"), first.U32("last_error")));
+
         var f = Assert.Single(Of("heap_corrupt_x64", "Dynamic Memory Corruption (Process Heap)"));
-        Assert.True(f.IsDataGap);
-        Assert.Contains("ntdll.dll", f.Evidence);
-        Assert.Empty(Of("heap_corrupt_x64", "Double Free (Process Heap)"));
+        Assert.False(f.IsDataGap);
+        Assert.Equal(Severity.Critical, f.Severity); // patterns.md: an AV whose frame is inside heap code; Critical
+        Assert.Equal(e.U32("thread"), f.ThreadId);
+        Assert.Equal(e.U64("address"), f.Address);
+        Assert.Equal("ntdll.dll", f.Module);
+        Assert.Contains("access violation reading 0xffffffffffffffff at ntdll", f.Evidence);
+        Assert.Contains("inside the heap manager during kernel32!HeapFree called from heap_corrupt_x64", f.Evidence);
+        // The call lies in main (nm: main at RVA 0x2604, the last function of the scenario's code).
+        var (mainStart, mainEnd) = FunctionRange(truth, "main");
+        ulong image = scenario.U64("image_base");
+        var call = System.Text.RegularExpressions.Regex.Match(f.Evidence, @"\(call at 0x([0-9a-f`]+)\)");
+        Assert.True(call.Success, f.Evidence);
+        ulong callAt = ulong.Parse(call.Groups[1].Value.Replace("`", ""), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        Assert.InRange(callAt - image, mainStart, mainEnd - 1);
+        Assert.EndsWith("|kernel32!heapfree", f.Signature);
+        // The heap's blocks are not in this normal dump (no heap memory): the finding names no block it cannot show.
+        foreach (string block in new[] { "block1", "block2", "block3" })
+            Assert.DoesNotContain(scenario.Str(block), f.Evidence);
+        // TEB.LastErrorValue is what the dump holds (the truth read 0 there: the sidecar write after the failed
+        // HeapFree reset it); 87 is cited only when the TEB shows it.
+        uint tebLastError = truth.GetProperty("live_process").Items("threads").Single().U32("last_error_at_teb");
+        using (var dump = Dump.Open(TestData.WineDump("heap_corrupt_x64")))
+            Assert.Equal(tebLastError, dump.LastErrors.Single(l => l.ThreadId == e.U32("thread")).LastError);
+        if (tebLastError == 0) Assert.DoesNotContain("last error", f.Evidence);
+        else Assert.Contains($"last error {tebLastError}", f.Evidence);
+
+        // Not a double free: HeapFree(block2) then HeapFree(block1) are different blocks (truth), and without the
+        // heap-failure record nothing in the dump shows one block freed twice. Double Free only says what it lacks.
+        Assert.NotEqual(scenario.Str("block1"), scenario.Str("block2"));
+        Assert.All(Of("heap_corrupt_x64", "Double Free (Process Heap)"), d =>
+        {
+            Assert.True(d.IsDataGap);
+            Assert.Contains("heap failure record unavailable", d.Evidence);
+        });
         // The non-canonical read itself is named by Invalid Pointer (General), which the truth allows.
         Assert.Single(Of("heap_corrupt_x64", "Invalid Pointer (General)"));
+    }
+
+    [Theory]
+    [MemberData(nameof(WineDumps))]
+    public void No_heap_pattern_on_any_other_Wine_dump(string name)
+    {
+        if (TestData.Truth(name).Str("scenario") == "heap_corrupt") return;
+        Assert.Empty(Of(name, "Dynamic Memory Corruption (Process Heap)"));
+        Assert.Empty(Of(name, "Double Free (Process Heap)"));
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public class CorpusTests
     {
         // MANIFEST: the "bytes" column of the file table.
         using var dump = Dump.Open(TestData.Shared(path));
-        Assert.Equal(bytes, dump.File.File.Length);
+        Assert.Equal(bytes, dump.File!.File.Length);
         Assert.Equal(bytes, dump.GetInfo().FileSize);
     }
 
@@ -61,7 +61,7 @@ public class CorpusTests
     {
         using var dump = Dump.Open(TestData.Shared(path));
         Assert.Equal(Path.GetFullPath(TestData.Shared(path)), dump.Path);
-        Assert.NotEmpty(dump.File.Directory);
+        Assert.NotEmpty(dump.File!.Directory);
         var ex = Record.Exception(() => EngineProbe.TouchEverything(dump));
         Assert.Null(ex);
     }
@@ -71,8 +71,8 @@ public class CorpusTests
     {
         using var dump = Dump.Open(TestData.Shared(path));
         var info = dump.GetInfo();
-        Assert.Equal(dump.File.Threads.Count, info.ThreadCount);
-        Assert.Equal(dump.File.Modules.Count, info.ModuleCount);
+        Assert.Equal(dump.File!.Threads.Count, info.ThreadCount);
+        Assert.Equal(dump.File!.Modules.Count, info.ModuleCount);
         Assert.Equal(dump.Threads.Count, dump.Threads.Select(t => t.Index).Distinct().Count());
         foreach (var m in dump.Modules)
         {

@@ -53,7 +53,7 @@ internal static class EngineProbe
         }
         if (e is not null) _ = dump.ReadExceptionRecord(e.ThreadId, e.Address);
 
-        var f = dump.File;
+        var f = dump.File!;
         _ = f.SystemInfo;
         _ = f.MiscInfo;
         _ = f.Threads.Count;

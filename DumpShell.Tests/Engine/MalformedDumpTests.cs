@@ -181,7 +181,7 @@ public sealed class MalformedDumpTests : IDisposable
         b.Truncate(MinidumpBuilder.HeaderSize);
         using var dump = _files.Open(_files.Write(b));
         AssertProblem(dump, "StreamDirectoryTruncated", null);
-        Assert.Empty(dump.File.Directory);
+        Assert.Empty(dump.File!.Directory);
         Assert.Empty(dump.Threads);
         Bounded(() => ReadEverything(dump), "Reading a header-only dump");
     }
@@ -199,9 +199,9 @@ public sealed class MalformedDumpTests : IDisposable
         using var dump = _files.Open(_files.Write(b));
 
         BoundedAndSmall(() => ReadEverything(dump), "Reading a dump with a huge stream count");
-        Assert.Equal(declared, dump.File.DeclaredStreamCount);
+        Assert.Equal(declared, dump.File!.DeclaredStreamCount);
         AssertProblem(dump, "StreamDirectoryTruncated", null);
-        Assert.True(dump.File.Directory.Count < 100_000);
+        Assert.True(dump.File!.Directory.Count < 100_000);
         // The real entries come first, so each real stream is found.
         Assert.Equal([0x111u, 0x222u], dump.Threads.Select(t => t.Id));
         Assert.Equal(["app.exe", "ntdll.dll"], dump.Modules.Select(m => m.Name));
@@ -225,10 +225,10 @@ public sealed class MalformedDumpTests : IDisposable
 
         Assert.Equal(b.FileEnd.Value, tail.End.Value);
         AssertProblem(dump, "StreamDirectoryTruncated", null);
-        Assert.Equal([(uint)MinidumpStreamType.ThreadList, (uint)MinidumpStreamType.ModuleList], dump.File.Directory.Select(e => e.Type));
+        Assert.Equal([(uint)MinidumpStreamType.ThreadList, (uint)MinidumpStreamType.ModuleList], dump.File!.Directory.Select(e => e.Type));
         Assert.Equal(2, dump.Threads.Count);
         Assert.Equal(2, dump.Modules.Count);
-        Assert.Null(dump.File.SystemInfo); // only in the builder's own directory
+        Assert.Null(dump.File!.SystemInfo); // only in the builder's own directory
     }
 
     [Theory]
@@ -241,7 +241,7 @@ public sealed class MalformedDumpTests : IDisposable
         b.StreamDirectoryRvaOverride = b.FileEnd + fromEnd;
         using var dump = _files.Open(_files.Write(b));
         AssertProblem(dump, "StreamDirectoryTruncated", null);
-        Assert.Empty(dump.File.Directory);
+        Assert.Empty(dump.File!.Directory);
         Bounded(() => ReadEverything(dump), "Reading a dump whose directory is past its end");
     }
 
@@ -285,7 +285,7 @@ public sealed class MalformedDumpTests : IDisposable
         AssertProblem(dump, "StreamOutOfRange", MinidumpStreamType.ThreadList);
         AssertProblem(dump, "ThreadListTruncated", MinidumpStreamType.ThreadList);
         Assert.Equal([0x111u], dump.Threads.Select(t => t.Id));
-        Assert.Equal(["keep me"], dump.File.Comments);
+        Assert.Equal(["keep me"], dump.File!.Comments);
     }
 
     [Fact]
@@ -297,7 +297,7 @@ public sealed class MalformedDumpTests : IDisposable
         using var dump = _files.Open(_files.Write(b));
         AssertProblem(dump, "StreamOutOfRange", MinidumpStreamType.CommentA);
         BoundedAndSmall(() => ReadEverything(dump), "Reading a stream that claims 4 GB");
-        Assert.Equal(["hello"], dump.File.Comments);
+        Assert.Equal(["hello"], dump.File!.Comments);
     }
 
     // ------------------------------------------------------------------------------------------ hostile counts
@@ -373,14 +373,14 @@ public sealed class MalformedDumpTests : IDisposable
         int count = -1;
         BoundedAndSmall(() => count = stream switch
         {
-            MinidumpStreamType.ThreadList or MinidumpStreamType.ThreadExList => dump.File.Threads.Count,
-            MinidumpStreamType.ModuleList => dump.File.Modules.Count,
-            MinidumpStreamType.UnloadedModuleList => dump.File.UnloadedModules.Count,
-            MinidumpStreamType.MemoryList or MinidumpStreamType.Memory64List => dump.File.MemoryRanges.Count,
-            MinidumpStreamType.HandleData => dump.File.Handles!.Count,
-            MinidumpStreamType.ThreadInfoList => dump.File.ThreadInfos.Count,
-            MinidumpStreamType.MemoryInfoList => dump.File.MemoryInfos.Count,
-            MinidumpStreamType.ThreadNames => dump.File.ThreadNames.Count,
+            MinidumpStreamType.ThreadList or MinidumpStreamType.ThreadExList => dump.File!.Threads.Count,
+            MinidumpStreamType.ModuleList => dump.File!.Modules.Count,
+            MinidumpStreamType.UnloadedModuleList => dump.File!.UnloadedModules.Count,
+            MinidumpStreamType.MemoryList or MinidumpStreamType.Memory64List => dump.File!.MemoryRanges.Count,
+            MinidumpStreamType.HandleData => dump.File!.Handles!.Count,
+            MinidumpStreamType.ThreadInfoList => dump.File!.ThreadInfos.Count,
+            MinidumpStreamType.MemoryInfoList => dump.File!.MemoryInfos.Count,
+            MinidumpStreamType.ThreadNames => dump.File!.ThreadNames.Count,
             _ => throw new ArgumentOutOfRangeException(nameof(streamName)),
         }, $"Parsing {stream} with a declared count of {declared}", ListAllocation);
         Assert.Equal(2, count);
@@ -401,7 +401,7 @@ public sealed class MalformedDumpTests : IDisposable
                 Assert.Equal(["one.dll", "two.dll"], dump.UnloadedModules.Select(m => m.Name));
                 break;
             case MinidumpStreamType.MemoryList or MinidumpStreamType.Memory64List:
-                Assert.Equal([0x1000ul, 0x2000ul], dump.File.MemoryRanges.Select(r => r.StartOfMemoryRange));
+                Assert.Equal([0x1000ul, 0x2000ul], dump.File!.MemoryRanges.Select(r => r.StartOfMemoryRange));
                 var buffer = new byte[0x20];
                 Assert.Equal(0x20, dump.Memory.Read(0x2000, buffer));
                 Assert.Equal(SynthDumpFiles.Pattern(0x20, 2), buffer);
@@ -410,13 +410,13 @@ public sealed class MalformedDumpTests : IDisposable
                 Assert.Equal(["Event", "File"], dump.Handles.Select(h => h.Type));
                 break;
             case MinidumpStreamType.ThreadInfoList:
-                Assert.Equal([1ul, 2ul], dump.File.ThreadInfos.Select(t => t.UserTime));
+                Assert.Equal([1ul, 2ul], dump.File!.ThreadInfos.Select(t => t.UserTime));
                 break;
             case MinidumpStreamType.MemoryInfoList:
-                Assert.Equal([0x1000ul, 0x2000ul], dump.File.MemoryInfos.Select(m => m.RegionSize));
+                Assert.Equal([0x1000ul, 0x2000ul], dump.File!.MemoryInfos.Select(m => m.RegionSize));
                 break;
             case MinidumpStreamType.ThreadNames:
-                Assert.Equal("second", dump.File.ThreadNames[0x222]);
+                Assert.Equal("second", dump.File!.ThreadNames[0x222]);
                 break;
         }
     }
@@ -468,10 +468,10 @@ public sealed class MalformedDumpTests : IDisposable
         AssertProblem(dump, errorId, stream);
         int count = stream switch
         {
-            MinidumpStreamType.HandleData => dump.File.Handles!.Count,
-            MinidumpStreamType.UnloadedModuleList => dump.File.UnloadedModules.Count,
-            MinidumpStreamType.ThreadInfoList => dump.File.ThreadInfos.Count,
-            _ => dump.File.MemoryInfos.Count,
+            MinidumpStreamType.HandleData => dump.File!.Handles!.Count,
+            MinidumpStreamType.UnloadedModuleList => dump.File!.UnloadedModules.Count,
+            MinidumpStreamType.ThreadInfoList => dump.File!.ThreadInfos.Count,
+            _ => dump.File!.MemoryInfos.Count,
         };
         Assert.Equal(0, count);
         Assert.Equal(2, dump.Threads.Count); // the rest of the dump is untouched
@@ -515,7 +515,7 @@ public sealed class MalformedDumpTests : IDisposable
         using var dump = _files.Open(_files.Write(b));
 
         Bounded(() => ReadEverything(dump), "Reading a module with a bad name");
-        Assert.Null(dump.File.Modules[0].Name);
+        Assert.Null(dump.File!.Modules[0].Name);
         Assert.Equal("image400000", dump.Modules[0].Name);
         Assert.Equal(0x40_0000ul, dump.Modules[0].BaseAddress);
         Assert.Equal("app.pdb", dump.Modules[0].PdbName); // the rest of the record is still read
@@ -537,7 +537,7 @@ public sealed class MalformedDumpTests : IDisposable
         using var dump = _files.Open(_files.Write(b));
 
         Bounded(() => ReadEverything(dump), "Reading an unloaded module with a bad name");
-        Assert.Null(dump.File.UnloadedModules[0].Name);
+        Assert.Null(dump.File!.UnloadedModules[0].Name);
         Assert.Equal("unloaded_10000000", dump.UnloadedModules[0].Name);
         Assert.Equal("good.dll", dump.UnloadedModules[1].Name);
         AssertProblem(dump, "UnloadedModuleNameUnreadable", MinidumpStreamType.UnloadedModuleList);
@@ -569,7 +569,7 @@ public sealed class MalformedDumpTests : IDisposable
         names.PatchU64(ListCountSize + ThreadNamesEntrySize + ThreadNameRvaField, 0x8000_0000_0000_0000);
         using var dump = _files.Open(_files.Write(b));
         Bounded(() => ReadEverything(dump), "Reading thread names at huge RVAs");
-        Assert.Empty(dump.File.ThreadNames);
+        Assert.Empty(dump.File!.ThreadNames);
         AssertProblem(dump, "ThreadNameUnreadable", MinidumpStreamType.ThreadNames);
     }
 
@@ -608,7 +608,7 @@ public sealed class MalformedDumpTests : IDisposable
         b.AddSystemInfo(spec);
         using var dump = _files.Open(_files.Write(b));
         Bounded(() => ReadEverything(dump), "Reading SystemInfo with a bad CSD string");
-        Assert.Null(dump.File.SystemInfo!.CsdVersion);
+        Assert.Null(dump.File!.SystemInfo!.CsdVersion);
         Assert.Null(dump.GetInfo().ServicePack);
         Assert.Equal("10.0.19045", dump.GetInfo().OSVersion);
     }
@@ -630,7 +630,7 @@ public sealed class MalformedDumpTests : IDisposable
         using var dump = _files.Open(_files.Write(b));
 
         Bounded(() => ReadEverything(dump), "Reading a module with a bad CodeView record");
-        Assert.Null(dump.File.Modules[0].CodeView);
+        Assert.Null(dump.File!.Modules[0].CodeView);
         Assert.Equal("app.exe", dump.Modules[0].Name);
         Assert.Null(dump.Modules[0].PdbName);
         AssertProblem(dump, "CodeViewOutOfRange", MinidumpStreamType.ModuleList);
@@ -666,7 +666,7 @@ public sealed class MalformedDumpTests : IDisposable
         using var dump = _files.Open(_files.Write(b));
 
         Bounded(() => ReadEverything(dump), "Reading an exception with a bad parameter count");
-        var stored = dump.File.Exception!;
+        var stored = dump.File!.Exception!;
         Assert.Equal(declared, stored.NumberParameters);
         Assert.Equal(parameters, stored.Parameters);
         Assert.Equal(15, dump.Exception!.Parameters.Length);
@@ -715,7 +715,7 @@ public sealed class MalformedDumpTests : IDisposable
 
         Bounded(() => ReadEverything(dump), "Reading a cut exception stream");
         AssertProblem(dump, "ExceptionTruncated", MinidumpStreamType.Exception);
-        var e = dump.File.Exception!;
+        var e = dump.File!.Exception!;
         Assert.Equal(9u, e.ThreadId);
         Assert.Equal(WinConst.StatusBreakpoint, e.ExceptionCode);
         Assert.Equal(0x1234ul, e.ExceptionAddress);

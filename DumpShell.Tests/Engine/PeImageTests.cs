@@ -155,7 +155,7 @@ public class PeImageTests(ITestOutputHelper output)
     public void ModuleHeadersInFullDumpMatchTheModuleList()
     {
         using var dump = Dump.Open(TestData.WineDump("deadlock_cs_x64_full"));
-        var modules = dump.File.Modules;
+        var modules = dump.File!.Modules;
         Assert.NotEmpty(modules);
         int withVersion = 0;
         var report = new StringBuilder();
@@ -219,7 +219,7 @@ public class PeImageTests(ITestOutputHelper output)
     public void DumpModulesCarryCompanyAndDescriptionFromTheVersionResource()
     {
         using var dump = Dump.Open(TestData.WineDump("deadlock_cs_x64_full"));
-        foreach (var (module, record) in dump.Modules.Zip(dump.File.Modules))
+        foreach (var (module, record) in dump.Modules.Zip(dump.File!.Modules))
         {
             var image = PeImage.TryParse(new DumpImageBytes(dump.Memory, record.BaseOfImage, record.SizeOfImage));
             var version = image is null ? null : VersionResource.TryRead(image);
@@ -235,7 +235,7 @@ public class PeImageTests(ITestOutputHelper output)
     {
         // A normal Wine dump holds stacks and a few structures, not module images.
         using var dump = Dump.Open(TestData.WineDump("deadlock_cs_x64"));
-        foreach (var record in dump.File.Modules)
+        foreach (var record in dump.File!.Modules)
         {
             if (dump.Memory.Contains(record.BaseOfImage)) continue;
             Assert.Null(PeImage.TryParse(new DumpImageBytes(dump.Memory, record.BaseOfImage, record.SizeOfImage)));

@@ -120,7 +120,7 @@ public sealed class SyntheticDumpTests : IDisposable
 
     private static void AssertThreadsRoundTrip(Dump dump, IReadOnlyList<(ThreadSpec Spec, byte[] StackBytes, Amd64Context Context)> expected)
     {
-        var records = dump.File.Threads;
+        var records = dump.File!.Threads;
         Assert.Equal(expected.Count, records.Count);
         for (int i = 0; i < expected.Count; i++)
         {
@@ -209,10 +209,10 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddMemoryListOfAllBlocks();
         using var dump = _files.Open(b);
 
-        Assert.Null(dump.File.FindStream(MinidumpStreamType.ThreadList));
+        Assert.Null(dump.File!.FindStream(MinidumpStreamType.ThreadList));
         AssertThreadsRoundTrip(dump, threads);
-        Assert.Equal(new MemoryDescriptor(0, 0, 0), dump.File.Threads[0].BackingStore);
-        Assert.Equal(new MemoryDescriptor(backing.Address, 0x80, backing.Data.Start.Value), dump.File.Threads[1].BackingStore);
+        Assert.Equal(new MemoryDescriptor(0, 0, 0), dump.File!.Threads[0].BackingStore);
+        Assert.Equal(new MemoryDescriptor(backing.Address, 0x80, backing.Data.Start.Value), dump.File!.Threads[1].BackingStore);
         AssertNoProblems(dump);
     }
 
@@ -255,7 +255,7 @@ public sealed class SyntheticDumpTests : IDisposable
             new ModuleSpec { BaseOfImage = 0x7FFD_3000_0000, SizeOfImage = 0x1000, Name = "noversion.dll" });
         using var dump = _files.Open(b);
 
-        var records = dump.File.Modules;
+        var records = dump.File!.Modules;
         Assert.Equal(3, records.Count);
         var app = records[0];
         Assert.Equal(0x7FF6_1000_0000ul, app.BaseOfImage);
@@ -321,7 +321,7 @@ public sealed class SyntheticDumpTests : IDisposable
         ]);
         using var dump = _files.Open(b);
 
-        var records = dump.File.UnloadedModules;
+        var records = dump.File!.UnloadedModules;
         Assert.Equal(
         [
             new UnloadedModuleRecord(0x7FFA_0000_0000, 0x3_0000, 0x1111, 0x5000_0000, @"C:\Temp\plugin.dll"),
@@ -364,7 +364,7 @@ public sealed class SyntheticDumpTests : IDisposable
             new MemoryDescriptor(0x3000, 0x1000, c.Data.Start.Value),
             new MemoryDescriptor(0x1000, 0x1000, a.Data.Start.Value),
             new MemoryDescriptor(0x2000, 0x1000, bb.Data.Start.Value),
-        ], dump.File.MemoryRanges);
+        ], dump.File!.MemoryRanges);
         var memory = dump.Memory;
         Assert.Equal(3, memory.RangeCount);
         Assert.Equal(0x3000ul, memory.TotalBytes);
@@ -427,7 +427,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddMemoryList(first, second);
         using var dump = _files.Open(b);
 
-        Assert.Equal(2, dump.File.MemoryRanges.Count);
+        Assert.Equal(2, dump.File!.MemoryRanges.Count);
         Assert.Equal(1, dump.Memory.RangeCount);
         Assert.Equal(0x100ul, dump.Memory.TotalBytes);
         Assert.Equal(SynthDumpFiles.Filled(0x100, 0xAA), Read(dump.Memory, 0x5000, 0x100, out int read));
@@ -533,7 +533,7 @@ public sealed class SyntheticDumpTests : IDisposable
             new MemoryDescriptor(0x7300, 0x100, baseRva + 0x300),
             new MemoryDescriptor(0x2_0000_0000, 0x40, baseRva + 0x400),
             new MemoryDescriptor(0x3_0000_0000, 0x10_0000, baseRva + 0x440),
-        ], dump.File.MemoryRanges);
+        ], dump.File!.MemoryRanges);
         Assert.Equal(16 + 4 * 16, (int)list.FinalSize.Value);
         var memory = dump.Memory;
         Assert.Equal(0x300ul + 0x100 + 0x40 + 0x10_0000, memory.TotalBytes);
@@ -555,7 +555,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddMemoryList(small);
         b.AddMemory64(0x1080, SynthDumpFiles.Pattern(0x80, 6));
         using var dump = _files.Open(b);
-        Assert.Equal(2, dump.File.MemoryRanges.Count);
+        Assert.Equal(2, dump.File!.MemoryRanges.Count);
         Assert.Equal(SynthDumpFiles.Pattern(0x80, 5).Concat(SynthDumpFiles.Pattern(0x80, 6)), Read(dump.Memory, 0x1000, 0x100, out int read));
         Assert.Equal(0x100, read);
         AssertNoProblems(dump);
@@ -594,7 +594,7 @@ public sealed class SyntheticDumpTests : IDisposable
         });
         using var dump = _files.Open(b);
 
-        var stored = dump.File.Exception!;
+        var stored = dump.File!.Exception!;
         Assert.Equal(0x77u, stored.ThreadId);
         Assert.Equal(WinConst.CppException, stored.ExceptionCode);
         Assert.Equal(0x5000ul, stored.NestedRecordAddress);
@@ -746,7 +746,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddMiscInfo(FullMiscInfo(version));
         using var dump = _files.Open(b);
 
-        var m = dump.File.MiscInfo!;
+        var m = dump.File!.MiscInfo!;
         Assert.Equal(version, m.Version);
         Assert.Equal((uint)MiscInfoSpec.SizeOf(version), m.SizeOfInfo);
         Assert.Equal(4242u, m.ProcessId);
@@ -785,7 +785,7 @@ public sealed class SyntheticDumpTests : IDisposable
         var b = SynthDumpFiles.NewBuilder();
         b.AddMiscInfo(new MiscInfoSpec { Version = 5, ProcessId = 7 });
         using var dump = _files.Open(b);
-        var m = dump.File.MiscInfo!;
+        var m = dump.File!.MiscInfo!;
         Assert.Equal(5, m.Version);
         Assert.Equal(Synth.MiscInfoFlags.ProcessId, m.Flags1);
         Assert.Equal(7u, m.ProcessId);
@@ -806,7 +806,7 @@ public sealed class SyntheticDumpTests : IDisposable
         var b = SynthDumpFiles.NewBuilder();
         b.AddMiscInfo(new MiscInfoSpec { Version = 1, ProcessId = 9, Flags1Override = 0x3FF });
         using var dump = _files.Open(b);
-        var m = dump.File.MiscInfo!;
+        var m = dump.File!.MiscInfo!;
         Assert.Equal(1, m.Version);
         Assert.Equal(9u, m.ProcessId);
         Assert.Equal(0u, m.ProcessCreateTime); // present (flag and size) but written as zero
@@ -845,7 +845,7 @@ public sealed class SyntheticDumpTests : IDisposable
         ]);
         using var dump = _files.Open(b);
 
-        var infos = dump.File.ThreadInfos;
+        var infos = dump.File!.ThreadInfos;
         Assert.Equal(4, infos.Count);
         Assert.Equal(new ThreadInfoRecord(0x10, 0, 0, 259, FileTimeOfUnix(DumpUnixTime - 4), 0, 1 * TicksPerSecond, 2 * TicksPerSecond, 0x7FF6_0000_1500, 0xF), infos[0]);
 
@@ -891,7 +891,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddThreadNames([(1, "main"), (3, "Wörker – ünïcode ✓"), (2, "")]);
         using var dump = _files.Open(b);
 
-        Assert.Equal(new Dictionary<uint, string> { [1] = "main", [3] = "Wörker – ünïcode ✓" }, dump.File.ThreadNames);
+        Assert.Equal(new Dictionary<uint, string> { [1] = "main", [3] = "Wörker – ünïcode ✓" }, dump.File!.ThreadNames);
         Assert.Equal(["main", null, "Wörker – ünïcode ✓"], dump.Threads.Select(t => t.Name));
         AssertNoProblems(dump);
     }
@@ -914,7 +914,7 @@ public sealed class SyntheticDumpTests : IDisposable
         ], descriptorVersion);
         using var dump = _files.Open(b);
 
-        var h = dump.File.Handles!;
+        var h = dump.File!.Handles!;
         Assert.Equal(4, h.Count);
         Assert.Equal(new HandleRecord(0x4, "Event", @"\BaseNamedObjects\Ready", 2, 0x1F0003, 3, 65537,
             descriptorVersion == 2 ? (uint)objectInfo.Start.Value : 0), h[0]);
@@ -956,7 +956,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddCommentA("no terminator", nulTerminate: false);
         using var dump = _files.Open(b);
 
-        Assert.Equal(["Crash in café module", "Grüße – ünïcode ✓ 日本語", "no terminator"], dump.File.Comments);
+        Assert.Equal(["Crash in café module", "Grüße – ünïcode ✓ 日本語", "no terminator"], dump.File!.Comments);
         Assert.Equal(["Crash in café module", "Grüße – ünïcode ✓ 日本語", "no terminator"], dump.GetInfo().Comments);
         AssertNoProblems(dump);
     }
@@ -982,7 +982,7 @@ public sealed class SyntheticDumpTests : IDisposable
 
         Assert.Equal(revision == 1 ? SystemMemoryInfoSpec.SizeRevision1 : SystemMemoryInfoSpec.SizeRevision2, (int)section.FinalSize.Value);
         Assert.Equal(new SystemMemoryInfoRecord((ushort)revision, 0x3, 0x1000, 0x40_0000, 0x1_0000, 0x1_0000, 0x7FFF_FFFE_FFFF, 12,
-            0x12_3456, 0x23_4567, 0x98_7654, 0x34_5678), dump.File.SystemMemoryInfo);
+            0x12_3456, 0x23_4567, 0x98_7654, 0x34_5678), dump.File!.SystemMemoryInfo);
         AssertNoProblems(dump);
     }
 
@@ -1007,7 +1007,7 @@ public sealed class SyntheticDumpTests : IDisposable
         bool v2 = revision == 2;
         Assert.Equal(new ProcessVmCountersRecord((ushort)revision, v2 ? (ushort)0x1F : (ushort)0, 0x1001, 0x2002, 0x3003, 0x4004, 0x5005,
             0x6006, 0x7007, 0x8008, 0x9009, 0xA00A, v2 ? 0xB00B : null, v2 ? 0xC00C : null, v2 ? 0xD00D : null, v2 ? 0xE00E : null),
-            dump.File.ProcessVmCounters);
+            dump.File!.ProcessVmCounters);
         AssertNoProblems(dump);
     }
 
@@ -1095,13 +1095,13 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddThreadList(new ThreadSpec { ThreadId = 9, Context = context });
         using var dump = _files.Open(b);
 
-        Assert.True(dump.File.Threads[0].ContextSize > Amd64Context.Size);
+        Assert.True(dump.File!.Threads[0].ContextSize > Amd64Context.Size);
         var t = dump.Threads.Single();
         Assert.Equal(0x7FF6_1234_5678ul, t.InstructionPointer);
         Assert.Equal(0x00AF_F000ul, t.StackPointer);
         Assert.Equal(0x00AF_F080ul, t.FramePointer);
         Assert.Equal(0x77ul, t.Registers["rax"]);
-        var parsed = CpuContext.Parse(CpuArchitecture.X64, dump.File.ThreadContextBytes(dump.File.Threads[0]))!;
+        var parsed = CpuContext.Parse(CpuArchitecture.X64, dump.File!.ThreadContextBytes(dump.File!.Threads[0]))!;
         Assert.Equal((int)context.FinalSize.Value, parsed.Size);
         AssertNoProblems(dump);
     }
@@ -1152,7 +1152,7 @@ public sealed class SyntheticDumpTests : IDisposable
         Assert.Equal("crasher+0x1234", e.AddressSymbol);
         Assert.Equal(0x5555_5555_5234ul, e.InstructionPointer);
         Assert.True(dump.Threads.Single().IsExceptionThread);
-        Assert.Equal("31337", dump.File.ProcStatusValue("Pid"));
+        Assert.Equal("31337", dump.File!.ProcStatusValue("Pid"));
         AssertNoProblems(dump);
     }
 
@@ -1167,7 +1167,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddException(new ExceptionSpec { ThreadId = 5, ExceptionCode = WinConst.StatusAccessViolation, Parameters = [0, 0x10] });
         using var dump = _files.Open(b);
 
-        Assert.Null(dump.File.SystemInfo);
+        Assert.Null(dump.File!.SystemInfo);
         Assert.Equal(CpuArchitecture.Unknown, dump.Architecture);
         Assert.Equal("Unknown", dump.Platform);
         var info = dump.GetInfo();
@@ -1199,7 +1199,7 @@ public sealed class SyntheticDumpTests : IDisposable
         b.AddStream(0x1234_5678, [1, 2, 3, 4]);
         using var dump = _files.Open(b);
 
-        var f = dump.File;
+        var f = dump.File!;
         Assert.Equal((ushort)0xA793, f.Version);
         Assert.Equal(0xC0FFEEu, f.CheckSum);
         Assert.Equal(DumpUnixTime, f.TimeDateStamp);

@@ -70,7 +70,7 @@ public class WineScenarioTests
         Assert.False(TestData.Truth(name).Has("exception"));
         using var dump = Dump.Open(TestData.WineDump(name));
         Assert.Null(dump.Exception);
-        Assert.Null(dump.File.Exception);
+        Assert.Null(dump.File!.Exception);
     }
 
     // ---------------------------------------------------------------- last error
@@ -150,8 +150,8 @@ public class WineScenarioTests
         Assert.True(truth.GetProperty("from_dumper").GetProperty("postprocessing")
             .GetProperty("full_dump_memory64_already_has_teb_peb_params_env").GetBoolean());
         using var dump = Dump.Open(TestData.WineDump("deadlock_cs_x64_full"));
-        Assert.Null(dump.File.FindStream(Format.Minidump.MinidumpStreamType.MemoryList));
-        Assert.NotNull(dump.File.FindStream(Format.Minidump.MinidumpStreamType.Memory64List));
+        Assert.Null(dump.File!.FindStream(Format.Minidump.MinidumpStreamType.MemoryList));
+        Assert.NotNull(dump.File!.FindStream(Format.Minidump.MinidumpStreamType.Memory64List));
         Assert.Contains("MiniDumpWithFullMemory", dump.GetInfo().DumpType);
         foreach (var t in dump.Threads)
         {

@@ -74,12 +74,12 @@ public class WineTruthTests
         var file = truth.GetProperty("from_dumper").GetProperty("file");
         using var dump = Dump.Open(TestData.WineDump(name));
 
-        Assert.Equal(file.U64("size"), (ulong)dump.File.File.Length);
-        Assert.Equal(file.U32("header_version"), (uint)dump.File.Version);
-        Assert.Equal(file.U64("header_flags"), dump.File.Flags);
-        Assert.Equal(truth.U64("dump_flags_requested"), dump.File.Flags);
-        Assert.Equal(file.U32("header_time_date_stamp"), dump.File.TimeDateStamp);
-        Assert.Equal(file.U32("number_of_streams"), dump.File.DeclaredStreamCount);
+        Assert.Equal(file.U64("size"), (ulong)dump.File!.File.Length);
+        Assert.Equal(file.U32("header_version"), (uint)dump.File!.Version);
+        Assert.Equal(file.U64("header_flags"), dump.File!.Flags);
+        Assert.Equal(truth.U64("dump_flags_requested"), dump.File!.Flags);
+        Assert.Equal(file.U32("header_time_date_stamp"), dump.File!.TimeDateStamp);
+        Assert.Equal(file.U32("number_of_streams"), dump.File!.DeclaredStreamCount);
 
         // DumpTime is the header's TimeDateStamp. from_dumper.dump_time_utc is wdump's own clock, read around
         // the MiniDumpWriteDump call, so it can differ from the header (written by dbghelp) by a second.
@@ -107,17 +107,17 @@ public class WineTruthTests
         using var dump = Dump.Open(TestData.WineDump(name));
         var present = truth.Items("streams_present").Select(e => e.GetString()!).ToArray();
 
-        Assert.Equal(present.Select(TruthStreamType), dump.File.Directory.Select(e => e.Type));
-        Assert.Equal(present.Select(OurStreamName), dump.File.Directory.Select(e => e.Name));
+        Assert.Equal(present.Select(TruthStreamType), dump.File!.Directory.Select(e => e.Type));
+        Assert.Equal(present.Select(OurStreamName), dump.File!.Directory.Select(e => e.Name));
         // GetInfo().Streams leaves out unused (type 0) entries.
         Assert.Equal(present.Where(p => p != "UnusedStream").Select(OurStreamName), dump.GetInfo().Streams);
 
         // from_dumper.file.streams: type, size and RVA of each directory entry as read back by wdump.
         var streams = truth.GetProperty("from_dumper").GetProperty("file").Items("streams").ToArray();
-        Assert.Equal(streams.Length, dump.File.Directory.Count);
+        Assert.Equal(streams.Length, dump.File!.Directory.Count);
         for (int i = 0; i < streams.Length; i++)
         {
-            var e = dump.File.Directory[i];
+            var e = dump.File!.Directory[i];
             Assert.Equal(streams[i].U32("type"), e.Type);
             Assert.Equal(streams[i].U32("size"), e.DataSize);
             Assert.Equal(streams[i].U32("rva"), e.Rva);
@@ -383,7 +383,7 @@ public class WineTruthTests
         var truth = TestData.Truth(name);
         Assert.Equal("ready_event", truth.Str("trigger"));
         using var dump = Dump.Open(TestData.WineDump(name));
-        Assert.Null(dump.File.Exception);
+        Assert.Null(dump.File!.Exception);
         Assert.Null(dump.Exception);
         Assert.DoesNotContain(dump.Threads, t => t.IsExceptionThread);
         Assert.StartsWith("No exception stream", dump.GetInfo().LastEvent);
@@ -402,7 +402,7 @@ public class WineTruthTests
         Assert.Equal(want.U64("address"), e.Address);
         Assert.Equal(want.U32("thread"), e.ThreadId);
         Assert.Equal(want.Int("number_parameters"), e.Parameters.Length);
-        Assert.Equal(want.Int("number_parameters"), (int)dump.File.Exception!.NumberParameters);
+        Assert.Equal(want.Int("number_parameters"), (int)dump.File!.Exception!.NumberParameters);
         Assert.Equal(want.Items("parameters").Select(p => p.U64()), e.Parameters);
         Assert.Equal(0, e.Depth);
 
@@ -558,10 +558,10 @@ public class WineTruthTests
         var added = truth.Added("MemoryListStream ranges")!.Value.Items("ranges").ToArray();
         var newList = truth.GetProperty("from_dumper").GetProperty("postprocessing").GetProperty("new_memorylist");
         using var dump = Dump.Open(TestData.WineDump(name));
-        var ranges = dump.File.MemoryRanges;
+        var ranges = dump.File!.MemoryRanges;
 
         Assert.Equal(newList.Int("ranges"), ranges.Count);
-        Assert.Equal(newList.U32("rva"), dump.File.FindStream(MinidumpStreamType.MemoryList)!.Value.Rva);
+        Assert.Equal(newList.U32("rva"), dump.File!.FindStream(MinidumpStreamType.MemoryList)!.Value.Rva);
         var tail = ranges.Skip(ranges.Count - added.Length).ToArray();
         for (int i = 0; i < added.Length; i++)
         {
@@ -597,7 +597,7 @@ public class WineTruthTests
     {
         var memoryInfo = TestData.Truth(name).GetProperty("live_process").GetProperty("memory_info");
         using var dump = Dump.Open(TestData.WineDump(name));
-        var regions = dump.File.MemoryInfos;
+        var regions = dump.File!.MemoryInfos;
         const uint MemCommit = 0x1000, MemReserve = 0x2000, MemPrivate = 0x20000, MemImage = 0x1000000;
 
         Assert.Equal(memoryInfo.Int("regions"), regions.Count);

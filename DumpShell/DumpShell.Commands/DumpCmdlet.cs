@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using DumpShell.Format.Elf;
 using DumpShell.Format.Minidump;
 
 namespace DumpShell.Commands;
@@ -49,9 +50,25 @@ public abstract class DumpCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>
+    /// An ELF core's problems name note types (NT_*), not streams: the notes that hold what a minidump stream holds.
+    /// Memory lists have no note (PT_LOAD problems are header problems, always reported).
+    /// </summary>
+    private static uint[] ElfNotesFor(MinidumpStreamType stream) => stream switch
+    {
+        MinidumpStreamType.ThreadList or MinidumpStreamType.ThreadExList or MinidumpStreamType.ThreadInfoList
+            or MinidumpStreamType.ThreadNames => [ElfNoteTypes.PrStatus],
+        MinidumpStreamType.Exception => [ElfNoteTypes.SigInfo, ElfNoteTypes.PrStatus],
+        MinidumpStreamType.ModuleList => [ElfNoteTypes.File],
+        MinidumpStreamType.SystemInfo or MinidumpStreamType.MiscInfo => [ElfNoteTypes.PrPsInfo, ElfNoteTypes.Auxv],
+        _ => [],
+    };
+
     private void ReportProblems(Dump dump)
     {
-        var streams = StreamsRead?.Select(s => (uint)s).ToHashSet();
+        var streams = StreamsRead is null ? null
+            : dump.ElfCore is null ? StreamsRead.Select(s => (uint)s).ToHashSet()
+            : StreamsRead.SelectMany(ElfNotesFor).ToHashSet();
         foreach (var problem in dump.Problems.OrderBy(p => p.Stream ?? 0).ThenBy(p => p.ErrorId, StringComparer.Ordinal))
         {
             if (streams is not null && problem.Stream is { } s && !streams.Contains(s)) continue;

@@ -10,11 +10,11 @@ public sealed partial class Dump
     /// <summary>Chained records are followed this deep at most; real chains are one or two long.</summary>
     private const int MaxNestedDepth = 8;
 
-    private DumpException? BuildStoredException()
+    private DumpException? BuildStoredException(MinidumpFile file)
     {
-        var e = File.Exception;
+        var e = file.Exception;
         if (e is null) return null;
-        var context = CpuContext.Parse(Architecture, File.ReadLocation(e.ContextSize, e.ContextRva));
+        var context = CpuContext.Parse(Architecture, file.ReadLocation(e.ContextSize, e.ContextRva));
         var visited = new HashSet<ulong>();
         return Decode(e.ThreadId, e.ExceptionCode, e.ExceptionFlags, e.NestedRecordAddress, e.ExceptionAddress,
             e.Parameters.ToArray(), 0, context, visited);

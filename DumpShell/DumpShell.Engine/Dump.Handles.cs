@@ -5,9 +5,9 @@ namespace DumpShell;
 public sealed partial class Dump
 {
     /// <summary>True when the dump has a HandleData stream (an empty one counts).</summary>
-    public bool HasHandleData => File.Handles is not null;
+    public bool HasHandleData => File?.Handles is not null;
 
-    public IEnumerable<DumpHandle> Handles => (File.Handles ?? []).Select(h => new DumpHandle
+    public IEnumerable<DumpHandle> Handles => (File?.Handles ?? []).Select(h => new DumpHandle
     {
         DumpPath = Path,
         Handle = h.Handle,

@@ -7,20 +7,22 @@ namespace DumpShell;
 
 public sealed partial class Dump
 {
-    public DumpInfo GetInfo()
+    public DumpInfo GetInfo() => File is { } file ? GetMinidumpInfo(file) : GetElfInfo(ElfCore!);
+
+    private DumpInfo GetMinidumpInfo(MinidumpFile file)
     {
-        var system = File.SystemInfo;
-        var misc = File.MiscInfo;
+        var system = file.SystemInfo;
+        var misc = file.MiscInfo;
         var main = Modules.Count > 0 ? Modules[0] : null;
         DateTimeOffset? created = misc?.ProcessCreateTime is { } t and > 0 ? DateTimeOffset.FromUnixTimeSeconds(t) : null;
         var exception = Exception;
         return new DumpInfo
         {
             DumpPath = Path,
-            FileSize = File.File.Length,
-            DumpTypeFlags = File.Flags,
-            DumpType = DumpTypeFlags.Decode(File.Flags),
-            Writer = Writer(),
+            FileSize = file.File.Length,
+            DumpTypeFlags = file.Flags,
+            DumpType = DumpTypeFlags.Decode(file.Flags),
+            Writer = Writer(file),
             DumpTime = DumpTime,
             Platform = Platform,
             // Breakpad's Linux writer leaves the numbers 0 and puts the kernel's version in the CSD string.
@@ -33,7 +35,7 @@ public sealed partial class Dump
             IsWow64 = IsWow64,
             ProcessorCount = system?.NumberOfProcessors,
             Processor = ProcessorDescription(system),
-            ProcessId = misc?.ProcessId ?? LinuxProcessId(),
+            ProcessId = misc?.ProcessId ?? LinuxProcessId(file),
             ImageName = main?.Name,
             ImagePath = main?.Path,
             ProcessCreateTime = created,
@@ -43,14 +45,14 @@ public sealed partial class Dump
             IntegrityLevel = misc?.ProcessIntegrityLevel is { } il ? IntegrityLevelName(il) : null,
             TimeZone = misc?.TimeZoneStandardName,
             BuildString = misc?.BuildString,
-            ThreadCount = File.Threads.Count,
-            ModuleCount = File.Modules.Count,
-            UnloadedModuleCount = File.UnloadedModules.Count,
-            HandleCount = File.Handles?.Count,
+            ThreadCount = file.Threads.Count,
+            ModuleCount = file.Modules.Count,
+            UnloadedModuleCount = file.UnloadedModules.Count,
+            HandleCount = file.Handles?.Count,
             MemoryRangeCount = Memory.RangeCount,
             MemoryBytes = Memory.TotalBytes,
-            Streams = File.Directory.Where(e => e.Type != 0).Select(e => e.Name).ToArray(),
-            Comments = File.Comments.ToArray(),
+            Streams = file.Directory.Where(e => e.Type != 0).Select(e => e.Name).ToArray(),
+            Comments = file.Comments.ToArray(),
             LastEvent = exception is null
                 ? "No exception stream: a manual dump (taken on request, not at a crash)."
                 : $"{exception.CodeName ?? $"0x{exception.Code:x8}"} on thread 0x{exception.ThreadId:x} at 0x{exception.Address:x}" +
@@ -58,7 +60,8 @@ public sealed partial class Dump
         };
     }
 
-    public IEnumerable<DumpStream> GetStreams() => File.Directory.Select(e => new DumpStream
+    /// <summary>The minidump's stream directory, or an ELF core's notes (Type: the NT_* note type).</summary>
+    public IEnumerable<DumpStream> GetStreams() => File is null ? ElfStreams(ElfCore!) : File.Directory.Select(e => new DumpStream
     {
         DumpPath = Path, Index = e.Index, Type = e.Type, Name = e.Name, Size = e.DataSize, Rva = e.Rva,
     });
@@ -68,11 +71,11 @@ public sealed partial class Dump
         Modules.Any(m => m.Name.Equals("wow64.dll", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Breakpad's Linux writer has no MiscInfo; the pid is in its copy of /proc/self/status.</summary>
-    private uint? LinuxProcessId() => uint.TryParse(File.ProcStatusValue("Pid"), out uint pid) ? pid : null;
+    private static uint? LinuxProcessId(MinidumpFile file) => uint.TryParse(file.ProcStatusValue("Pid"), out uint pid) ? pid : null;
 
-    private string? Writer()
+    private static string? Writer(MinidumpFile file)
     {
-        foreach (var e in File.Directory)
+        foreach (var e in file.Directory)
         {
             switch ((MinidumpStreamType)e.Type)
             {

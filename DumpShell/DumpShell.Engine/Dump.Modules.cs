@@ -6,8 +6,8 @@ namespace DumpShell;
 
 public sealed partial class Dump
 {
-    /// <summary>Modules of the UnloadedModuleList stream (lm's unloaded list).</summary>
-    public IReadOnlyList<DumpModule> UnloadedModules =>
+    /// <summary>Modules of the UnloadedModuleList stream (lm's unloaded list); none for an ELF core.</summary>
+    public IReadOnlyList<DumpModule> UnloadedModules => File is null ? [] :
         File.UnloadedModules.Select((m, i) => new DumpModule
         {
             DumpPath = Path,

@@ -11,13 +11,15 @@ public sealed partial class Dump
 
     /// <summary>
     /// The exception stream's context record (WinDbg's .ecxr), parsed in full; null without an exception stream or
-    /// a readable context. Walk the exception thread from it with <see cref="WalkExceptionStack"/>.
+    /// a readable context. For an ELF core, the signaled thread's registers (NT_PRSTATUS). Walk the exception thread from it with <see cref="WalkExceptionStack"/>.
     /// </summary>
     public CpuContext? ExceptionContext
     {
         get
         {
-            var e = File.Exception;
+            if (ElfCore is { } core)
+                return core.SignaledThread is { } signaled ? ElfContext(signaled) : null;
+            var e = File!.Exception;
             if (e is null) return null;
             var context = CpuContext.Parse(Architecture, File.ReadLocation(e.ContextSize, e.ContextRva));
             if (context is not null) return context;

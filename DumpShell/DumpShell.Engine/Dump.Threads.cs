@@ -11,21 +11,21 @@ public sealed partial class Dump
     /// <summary>Stack bounds further apart than this are not a thread's stack.</summary>
     private const ulong MaxStackSize = 1UL << 32;
 
-    private IReadOnlyList<DumpThread> BuildThreads()
+    private IReadOnlyList<DumpThread> BuildThreads(MinidumpFile file)
     {
         var infos = new Dictionary<uint, ThreadInfoRecord>();
-        foreach (var info in File.ThreadInfos) infos.TryAdd(info.ThreadId, info);
-        var names = File.ThreadNames;
-        uint? exceptionThread = File.Exception?.ThreadId;
+        foreach (var info in file.ThreadInfos) infos.TryAdd(info.ThreadId, info);
+        var names = file.ThreadNames;
+        uint? exceptionThread = file.Exception?.ThreadId;
 
-        var threads = new List<DumpThread>(File.Threads.Count);
-        foreach (var t in File.Threads)
+        var threads = new List<DumpThread>(file.Threads.Count);
+        foreach (var t in file.Threads)
         {
             infos.TryGetValue(t.ThreadId, out var info);
             bool validInfo = info is not null && (info.DumpFlags & ThreadInfoInvalidInfo) == 0;
-            var contextBytes = File.ThreadContextBytes(t);
+            var contextBytes = file.ThreadContextBytes(t);
             if (contextBytes.Length < t.ContextSize)
-                File.Report("ThreadContextUnreadable",
+                file.Report("ThreadContextUnreadable",
                     $"Thread {t.ThreadId}'s context ({t.ContextSize} bytes at 0x{t.ContextRva:X}) is not wholly in the file.",
                     MinidumpStreamType.ThreadList);
             var context = CpuContext.Parse(Architecture, contextBytes);

@@ -109,6 +109,12 @@ public sealed partial class DetectorContext
             Dump.ModuleAt(x) is { } m ? Symbols.Images.Get(m).Read(x, buffer) : Dump.Memory.Read(x, buffer));
     });
 
+    private Machine.Disassembly.Disassembler? _disassembler;
+
+    /// <summary>A disassembler over this context's symbols (call targets named through import slots and stubs).</summary>
+    public Machine.Disassembly.Disassembler Disassembler =>
+        LazyInitializer.EnsureInitialized(ref _disassembler, () => new Machine.Disassembly.Disassembler(Dump, Symbols));
+
     /// <summary>
     /// Whether the address lies in an executable section of a module image: false outside every module; null when the
     /// module's section table is known neither from the dump nor from an image file.
@@ -196,7 +202,7 @@ public sealed partial class DetectorContext
     }
 
     /// <summary>Whether the dump holds all process memory (MiniDumpWithFullMemory): memory below SP is then present.</summary>
-    public bool HasFullMemory => (Dump.File.Flags & 0x2) != 0;
+    public bool HasFullMemory => ((Dump.File?.Flags ?? 0) & 0x2) != 0;
 }
 
 /// <summary>Function and module names the stack detectors recognise (data tables, not logic).</summary>

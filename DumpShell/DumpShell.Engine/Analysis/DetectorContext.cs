@@ -22,7 +22,7 @@ public sealed partial class DetectorContext : IDisposable
     {
         Dump = dump ?? throw new ArgumentNullException(nameof(dump));
         Options = options ?? throw new ArgumentNullException(nameof(options));
-        _trigger = new(() => CommentTrigger.Classify(dump.File.Comments));
+        _trigger = new(() => CommentTrigger.Classify(dump.File?.Comments ?? []));
         _mainThread = new(FindMainThread);
         _givenSymbols = symbols;
         _symbols = new(CreateSymbols);
@@ -107,7 +107,7 @@ public sealed partial class DetectorContext : IDisposable
         if (threads.Count == 0) return (null, "no threads");
         if (EntryPoint() is { } entry && threads.FirstOrDefault(t => t.StartAddress == entry) is { } byEntry)
             return (byEntry, "entry point");
-        if (Dump.File.MiscInfo?.ProcessCreateTime is { } created and > 0)
+        if (Dump.File?.MiscInfo?.ProcessCreateTime is { } created and > 0)
         {
             var processCreate = DateTimeOffset.FromUnixTimeSeconds(created);
             var early = threads.Where(t => t.CreateTime is { } c && (c - processCreate).Duration() <= TimeSpan.FromSeconds(1))

@@ -17,9 +17,10 @@ public sealed class CpuContext
 
     public IReadOnlyDictionary<string, ulong> Registers => _registers;
 
-    public ulong? InstructionPointer => Get(Architecture == CpuArchitecture.X86 ? "eip" : "rip");
-    public ulong? StackPointer => Get(Architecture == CpuArchitecture.X86 ? "esp" : "rsp");
-    public ulong? FramePointer => Get(Architecture == CpuArchitecture.X86 ? "ebp" : "rbp");
+    public ulong? InstructionPointer => Get(Architecture switch { CpuArchitecture.X86 => "eip", CpuArchitecture.Arm64 => "pc", _ => "rip" });
+    public ulong? StackPointer => Get(Architecture switch { CpuArchitecture.X86 => "esp", CpuArchitecture.Arm64 => "sp", _ => "rsp" });
+    /// <summary>ebp, rbp; on arm64 fp (x29).</summary>
+    public ulong? FramePointer => Get(Architecture switch { CpuArchitecture.X86 => "ebp", CpuArchitecture.Arm64 => "fp", _ => "rbp" });
 
     private CpuContext(CpuArchitecture arch, uint flags, int size, Dictionary<string, ulong> registers)
     {

@@ -47,6 +47,21 @@ public sealed class DumpSymbols : IDisposable
     public ResolvedSymbol? Resolve(ulong address) => _dump.ModuleAt(address) is { } m ? For(m).Resolve(address) : null;
 
     /// <summary>
+    /// The function imported through the import address table slot at <paramref name="slotAddress"/>, as WinDbg names
+    /// it: "kernel32!HeapFree" (the loaded module's name when the DLL is loaded, else the name the import descriptor
+    /// gives; "#n" for an import by ordinal). Null when the address is no import slot of a module whose import
+    /// directory is readable (from dump memory or the image file).
+    /// </summary>
+    public string? ImportedFunctionAt(ulong slotAddress)
+    {
+        if (_dump.ModuleAt(slotAddress) is not { } m || Images.Get(m).ImportAt(slotAddress) is not { } import) return null;
+        if (import.FunctionText is not { } function) return null;
+        string dll = import.DllName;
+        var loaded = _dump.Modules.FirstOrDefault(x => string.Equals(x.Name, dll, StringComparison.OrdinalIgnoreCase));
+        return $"{ModuleNames.DebuggerName(loaded?.Name ?? dll)}!{function}";
+    }
+
+    /// <summary>
     /// Names each frame's function and source line. A return address is looked up one byte back, so the
     /// name is of the call instruction, not of whatever follows it (a call may be a function's last instruction).
     /// </summary>

@@ -47,7 +47,7 @@ internal sealed class InvalidPointerDetector : IDetector
             key = "kernel-address";
             return "kernel-space address";
         }
-        var infos = dump.File.MemoryInfos;
+        var infos = dump.File?.MemoryInfos ?? [];
         if (infos.Count == 0)
         {
             key = "unknown";

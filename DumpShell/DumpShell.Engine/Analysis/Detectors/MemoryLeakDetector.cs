@@ -37,7 +37,7 @@ internal sealed class MemoryLeakDetector : IDetector
     public IEnumerable<Finding> Run(Dump dump, DetectorContext context)
     {
         if (!context.IsWindows) yield break;
-        var infos = dump.File.MemoryInfos;
+        var infos = dump.File?.MemoryInfos ?? [];
         if (infos.Count == 0)
         {
             yield return context.NotEvaluated(Pattern, "memoryinfolist", "MemoryInfoList not captured (MiniDumpWithFullMemoryInfo; procdump -ma includes it)",
@@ -47,7 +47,7 @@ internal sealed class MemoryLeakDetector : IDetector
 
         var privateRegions = infos.Where(r => r.State == MemCommit && r.Type == MemPrivate).ToArray();
         ulong regionSum = (ulong)privateRegions.Sum(r => (decimal)r.RegionSize);
-        ulong? vmPrivate = dump.File.ProcessVmCounters?.PrivateUsage is { } pu and > 0 ? pu : null;
+        ulong? vmPrivate = dump.File?.ProcessVmCounters?.PrivateUsage is { } pu and > 0 ? pu : null;
         ulong privateCommit = vmPrivate ?? regionSum;
         string commitSource = vmPrivate is null ? "committed private regions of MemoryInfoList" : "VmCounters PrivateUsage";
 
@@ -102,7 +102,7 @@ internal sealed class MemoryLeakDetector : IDetector
     }
 
     private static string Uptime(Dump dump) =>
-        dump.File.MiscInfo?.ProcessCreateTime is { } pc and > 0 && dump.DumpTime is { } d && d >= DateTimeOffset.FromUnixTimeSeconds(pc)
+        dump.File?.MiscInfo?.ProcessCreateTime is { } pc and > 0 && dump.DumpTime is { } d && d >= DateTimeOffset.FromUnixTimeSeconds(pc)
             ? $"; uptime {DetectorContext.Duration(d - DateTimeOffset.FromUnixTimeSeconds(pc))}" : "";
 
     private static string Printable(ulong value)

@@ -33,9 +33,9 @@ internal sealed class NotMyThreadDetector : IDetector
             if (module is null)
             {
                 if (clr) continue;
-                bool executable = dump.File.MemoryInfos.FirstOrDefault(i => start >= i.BaseAddress && start - i.BaseAddress < i.RegionSize) is { } r
+                bool executable = dump.File?.MemoryInfos.FirstOrDefault(i => start >= i.BaseAddress && start - i.BaseAddress < i.RegionSize) is { } r
                                   && (r.Protect & 0xF0) != 0;
-                if (!executable && dump.File.MemoryInfos.Count > 0) continue;
+                if (!executable && dump.File?.MemoryInfos.Count > 0) continue;
                 yield return context.Create(Pattern, Severity.Warning,
                     $"Thread {DetectorContext.ThreadLabel(t)} started at {Hex.Address(start.Value, dump.PointerSize)}: code outside modules ({how})",
                     "code-outside-modules", t.Id, null, start);

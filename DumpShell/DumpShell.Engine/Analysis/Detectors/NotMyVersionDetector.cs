@@ -44,10 +44,10 @@ internal sealed class NotMyVersionDetector : IDetector
 
         var notes = new List<string>();
         var ntdll = dump.Modules.FirstOrDefault(m => m.Name.Equals("ntdll.dll", StringComparison.OrdinalIgnoreCase));
-        uint? osBuild = dump.File.SystemInfo?.BuildNumber;
+        uint? osBuild = dump.File?.SystemInfo?.BuildNumber;
         if (ntdll?.FileVersion is { } nv && osBuild is { } build and > 0)
         {
-            var system = dump.File.SystemInfo!;
+            var system = dump.File!.SystemInfo!;
             uint family = Families.GetValueOrDefault(build, build);
             uint ntdllFamily = Families.GetValueOrDefault((uint)nv.Build, (uint)nv.Build);
             if (nv.Major != system.MajorVersion || nv.Minor != system.MinorVersion || ntdllFamily != family)

@@ -102,7 +102,7 @@ internal sealed class StackOverflowDetector : IDetector
         ulong? bottom = dump.NativeTeb(t)?.DeallocationStack is { } d and not 0 && d < s ? d : null;
         if (bottom is null)
         {
-            var r = dump.File.MemoryInfos.FirstOrDefault(i => s >= i.BaseAddress && s - i.BaseAddress < i.RegionSize);
+            var r = dump.File?.MemoryInfos.FirstOrDefault(i => s >= i.BaseAddress && s - i.BaseAddress < i.RegionSize);
             if (r is not null && r.AllocationBase < s) bottom = r.AllocationBase;
         }
         return bottom is { } b && stackBase > b ? (stackBase - s, stackBase - b) : (stackBase - s, null);

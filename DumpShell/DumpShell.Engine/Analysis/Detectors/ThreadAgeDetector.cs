@@ -28,7 +28,7 @@ internal sealed class ThreadAgeDetector : IDetector
         }
 
         var parts = new List<string>();
-        DateTimeOffset? processCreate = dump.File.MiscInfo?.ProcessCreateTime is { } pc and > 0 ? DateTimeOffset.FromUnixTimeSeconds(pc) : null;
+        DateTimeOffset? processCreate = dump.File?.MiscInfo?.ProcessCreateTime is { } pc and > 0 ? DateTimeOffset.FromUnixTimeSeconds(pc) : null;
         TimeSpan? uptime = processCreate is { } p && dumpTime >= p ? dumpTime - p : null;
         parts.Add(uptime is { } u ? $"Process up {DetectorContext.Duration(u)}" : "Process uptime unknown (no ProcessCreateTime in MiscInfo)");
 

@@ -48,13 +48,13 @@ internal sealed class WildCodeDetector : IDetector
 
     private static bool InExecutableImage(Dump dump, ulong address)
     {
-        var r = dump.File.MemoryInfos.FirstOrDefault(i => address >= i.BaseAddress && address - i.BaseAddress < i.RegionSize);
+        var r = dump.File?.MemoryInfos.FirstOrDefault(i => address >= i.BaseAddress && address - i.BaseAddress < i.RegionSize);
         return r is not null && r.Type == MemImage && (r.Protect & 0xF0) != 0;
     }
 
     private static string RegionText(Dump dump, ulong address)
     {
-        var infos = dump.File.MemoryInfos;
+        var infos = dump.File?.MemoryInfos ?? [];
         if (infos.Count == 0) return "no module; MemoryInfoList not captured";
         var r = infos.FirstOrDefault(i => address >= i.BaseAddress && address - i.BaseAddress < i.RegionSize);
         return r is null ? "no module, no region" : r.State switch

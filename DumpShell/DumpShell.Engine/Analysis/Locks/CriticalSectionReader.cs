@@ -150,7 +150,7 @@ internal sealed class CriticalSectionReader
             return (LockCountEncoding.VistaPlus,
                 $"values: LockCount {onlyVista[0].LockCount} with OwningThread 0x{onlyVista[0].OwningThread:x} at 0x{onlyVista[0].Address:x} " +
                 "fits only the Vista+ meaning (bit 0 clear = locked)");
-        uint? major = _dump.File.SystemInfo?.MajorVersion;
+        uint? major = _dump.File?.SystemInfo?.MajorVersion;
         string why = onlyPre.Length > 0 ? "values fit both meanings in different locks; " : "";
         return major is { } m && m < 6
             ? (LockCountEncoding.PreVista, $"{why}OS version {m}.x is before Vista")

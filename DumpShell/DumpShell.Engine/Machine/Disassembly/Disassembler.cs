@@ -320,7 +320,8 @@ public sealed class Disassembler
             int n = ReadCode(i.IP, bytes.AsSpan(0, i.Length));
             var resolved = Resolve(i.IP);
             bool label = first || (resolved is { Function: not null, Offset: 0 }) || labelAddresses?.Contains(i.IP) == true;
-            ulong? target = DirectTarget(i) ?? IndirectTarget(i);
+            ulong? slot = SlotOf(i);
+            ulong? target = DirectTarget(i) ?? (slot is { } sl ? IndirectTarget(i, sl) : null);
             lines.Add(new DisassemblyLine
             {
                 DumpPath = _dump.Path,
@@ -331,7 +332,7 @@ public sealed class Disassembler
                 Mnemonic = i.IsInvalid ? "(bad)" : i.Mnemonic.ToString().ToLowerInvariant(),
                 Symbol = label ? resolved?.Text : null,
                 Target = target,
-                TargetSymbol = target is { } t ? Resolve(t)?.Text : null,
+                TargetSymbol = TargetName(target, slot),
                 IsCall = i.FlowControl is FlowControl.Call or FlowControl.IndirectCall,
                 IsReturn = i.FlowControl == FlowControl.Return,
                 PointerSize = _dump.PointerSize,
@@ -353,13 +354,114 @@ public sealed class Disassembler
         return lines;
     }
 
-    /// <summary>An indirect branch or call through a fixed address (an import slot): the pointer the dump holds there.</summary>
-    private ulong? IndirectTarget(in Instruction i)
+    /// <summary>
+    /// The name of a branch or call target: the function the symbols give for it; for a call through an import address
+    /// table slot whose target is not named (or not in the dump), the imported function ("kernel32!HeapFree").
+    /// </summary>
+    private string? TargetName(ulong? target, ulong? slot)
+    {
+        var resolved = target is { } t ? Resolve(t) : null;
+        if (resolved is { Function: not null }) return resolved.Text;
+        if (slot is { } s && _symbols.ImportedFunctionAt(s) is { } imported) return imported;
+        return resolved?.Text;
+    }
+
+    /// <summary>The fixed address an indirect branch or call reads its target from (rip-relative or absolute, no registers); null otherwise.</summary>
+    private static ulong? SlotOf(in Instruction i)
     {
         if (i.FlowControl is not (FlowControl.IndirectCall or FlowControl.IndirectBranch) || i.Op0Kind != OpKind.Memory) return null;
         if (i.MemoryIndex != Register.None) return null;
         if (!(i.IsIPRelativeMemoryOperand || i.MemoryBase == Register.None)) return null;
-        ulong slot = i.IsIPRelativeMemoryOperand ? i.IPRelativeMemoryAddress : i.MemoryDisplacement64;
+        return i.IsIPRelativeMemoryOperand ? i.IPRelativeMemoryAddress : i.MemoryDisplacement64;
+    }
+
+    /// <summary>
+    /// The function a call or branch at <paramref name="address"/> goes to, named: the direct target's symbol, or for
+    /// one through an import slot the imported function; a direct call to a jump stub through an import slot
+    /// (<c>jmp qword ptr [__imp_free]</c>) is followed once. Null when no call or branch decodes there or nothing names it.
+    /// </summary>
+    public (ulong? Target, string? Name, bool ThroughImport) CallTargetAt(ulong address)
+    {
+        if (BitnessAt(address) == 0) return (null, null, false);
+        var decoded = Decode(address, address + 1, 1);
+        if (decoded.Instructions.Count == 0) return (null, null, false);
+        var i = decoded.Instructions[0];
+        if (i.IsInvalid || i.FlowControl is not (FlowControl.Call or FlowControl.IndirectCall or FlowControl.UnconditionalBranch or FlowControl.IndirectBranch))
+            return (null, null, false);
+        if (SlotOf(i) is { } slot)
+        {
+            ulong? target = IndirectTarget(i, slot);
+            if (_symbols.ImportedFunctionAt(slot) is { } imported) return (target, imported, true);
+            return (target, TargetName(target, null), false);
+        }
+        if (DirectTarget(i) is not { } direct) return (null, null, false);
+        var named = Resolve(direct);
+        // A thunk in the caller's module: "jmp qword ptr [slot]" (mingw's import stubs) names the import.
+        if (named is not { Function: not null } || named.Module.Name == _dump.ModuleAt(address)?.Name)
+        {
+            var stub = Decode(direct, direct + 1, 1).Instructions;
+            if (stub.Count == 1 && stub[0].FlowControl == FlowControl.IndirectBranch && SlotOf(stub[0]) is { } stubSlot
+                && _symbols.ImportedFunctionAt(stubSlot) is { } viaStub)
+                return (direct, viaStub, true);
+        }
+        return (direct, named?.Text, false);
+    }
+
+    /// <summary>
+    /// The call instruction that ends exactly at <paramref name="returnAddress"/> and the function it calls, named as
+    /// <see cref="CallTargetAt"/> does; null when no call ends there or its bytes are not available. The usual
+    /// encodings are tried first (FF 15 rip-relative, E8 rel32), then the other lengths.
+    /// </summary>
+    public (ulong CallAddress, ulong? Target, string? Name, bool ThroughImport)? CallBefore(ulong returnAddress)
+    {
+        int bitness = BitnessAt(returnAddress - 1);
+        if (bitness == 0 || returnAddress < 8) return null;
+        foreach (int length in (int[])[6, 5, 2, 3, 4, 7, 8])
+        {
+            if (length == 8 && bitness != 64) continue;
+            ulong at = returnAddress - (ulong)length;
+            var decoded = Decode(at, at + 1, 1).Instructions;
+            if (decoded.Count != 1 || decoded[0].IsInvalid || decoded[0].Length != length || decoded[0].Mnemonic != Mnemonic.Call) continue;
+            if (decoded[0].Op0Kind == OpKind.Register && RegisterLoadedFromSlot(at, decoded[0].Op0Register) is { } slot)
+            {
+                // "mov rax, qword ptr [__imp_HeapFree]; call rax" (unoptimised gcc/clang code).
+                ulong? value = _dump.Memory.TryReadPointer(slot, _dump.PointerSize, out ulong v) && v != 0 ? v : null;
+                if (_symbols.ImportedFunctionAt(slot) is { } imported) return (at, value, imported, true);
+                return (at, value, TargetName(value, null), false);
+            }
+            var (target, name, throughImport) = CallTargetAt(at);
+            return (at, target, name, throughImport);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The fixed address a register was last loaded from before <paramref name="address"/> ("mov rax, qword ptr
+    /// [rip+slot]"), looking back at most 4 instructions; null when another instruction writes it first, a branch or
+    /// call intervenes, or the code is not there.
+    /// </summary>
+    private ulong? RegisterLoadedFromSlot(ulong address, Register register)
+    {
+        var found = Before(address, 4, depth: 0);
+        if (found.Error is not null) return null;
+        var full = register.GetFullRegister();
+        for (int k = found.Instructions.Count - 1; k >= 0; k--)
+        {
+            var i = found.Instructions[k];
+            if (i.IsInvalid || i.FlowControl != FlowControl.Next) return null;
+            bool writes = i.OpCount > 0 && i.Op0Kind == OpKind.Register && i.Op0Register.GetFullRegister() == full;
+            if (!writes) continue;
+            if (i.Mnemonic == Mnemonic.Mov && i.Op0Register == full && i.OpCount == 2 && i.Op1Kind == OpKind.Memory
+                && i.MemoryIndex == Register.None && (i.IsIPRelativeMemoryOperand || i.MemoryBase == Register.None))
+                return i.IsIPRelativeMemoryOperand ? i.IPRelativeMemoryAddress : i.MemoryDisplacement64;
+            return null;
+        }
+        return null;
+    }
+
+    /// <summary>An indirect branch or call through a fixed address (an import slot): the pointer the dump holds there.</summary>
+    private ulong? IndirectTarget(in Instruction i, ulong slot)
+    {
         int size = i.MemorySize switch { MemorySize.UInt64 or MemorySize.QwordOffset => 8, MemorySize.UInt32 or MemorySize.DwordOffset => 4, _ => 0 };
         if (size == 0) size = _dump.PointerSize;
         // Dump memory only: an image file's import slots hold RVAs of names, not the bound addresses.

@@ -53,6 +53,7 @@ public sealed class ModuleImage
 {
     private readonly Lazy<FunctionTable?> _functions;
     private readonly Lazy<ExportTable?> _exports;
+    private readonly Lazy<ImportTable?> _imports;
     private readonly ConcurrentDictionary<uint, UnwindInfo?> _unwind = new();
 
     internal ModuleImage(DumpModule module, PeImage? pe, IImageBytes bytes, string source, string? filePath, IReadOnlyList<string> notes)
@@ -65,6 +66,8 @@ public sealed class ModuleImage
         Notes = notes;
         _functions = new(() => Pe is null ? null : FunctionTable.TryRead(Pe));
         _exports = new(() => Pe is null ? null : ExportTable.TryRead(Pe));
+        // The file's bytes are unbound: they name the imports of DLLs without a lookup table.
+        _imports = new(() => Pe is null ? null : ImportTable.TryRead(Pe, (Bytes as LayeredImageBytes)?.Fallback));
     }
 
     public DumpModule Module { get; }
@@ -82,6 +85,14 @@ public sealed class ModuleImage
     /// <summary>The x64 function table (.pdata); null for PE32 images, without headers, or when unreadable.</summary>
     public FunctionTable? Functions => _functions.Value;
     public ExportTable? Exports => _exports.Value;
+    /// <summary>The import directory: which DLL function each import address table slot is bound to.</summary>
+    public ImportTable? Imports => _imports.Value;
+
+    /// <summary>The import whose address table slot is at <paramref name="address"/> (a virtual address in this module); null when none is.</summary>
+    public PeImport? ImportAt(ulong address) =>
+        address >= Module.BaseAddress && address - Module.BaseAddress <= uint.MaxValue
+            ? Imports?.FindSlot((uint)(address - Module.BaseAddress))
+            : null;
 
     /// <summary>The UNWIND_INFO at <paramref name="rva"/>, read once.</summary>
     public UnwindInfo? GetUnwindInfo(uint rva) => _unwind.GetOrAdd(rva, r => UnwindInfo.TryRead(Bytes, r));

@@ -478,7 +478,8 @@ public sealed class StackWalker : IDisposable
         var module = _dump.ModuleAt(address);
         if (module is null) return false;
         var image = _images.Get(module);
-        bool? executable = image.IsExecutable(address);
+        // The image's section table; else what the file says of the mapping (an ELF core's PT_LOAD flags).
+        bool? executable = image.IsExecutable(address) ?? _dump.IsExecutableMapping(address);
         if (executable == false) return false;
         // Without the section table, at least keep out the headers: a PE image's first page, the ELF/Mach-O header.
         if (executable is null && address - module.BaseAddress < (_dump.Platform == "Windows" ? 0x1000UL : 0x100UL)) return false;
