@@ -62,6 +62,22 @@ public sealed class GetDumpStackCommand : DumpCmdlet
     [Parameter]
     public SwitchParameter Wow64 { get; set; }
 
+    /// <summary>
+    /// Only the managed frames (!clrstack): the methods and runtime frames ClrMD reports, numbered from 0. Without it a
+    /// thread of a dump whose CLR can be read shows native and managed frames in one stack (Kind, IsJitCode,
+    /// ManagedMethod tell them apart). A CLR that cannot be read here is one DacNotAvailable error with -Managed.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Managed { get; set; }
+
+    /// <summary>The runtime's data access component (libmscordaccore.so, mscordaccore.dll) to use instead of finding one.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DacPath { get; set; }
+
+    private DumpShell.Managed.ClrSession? _clr;
+    private Func<CpuContext, IReadOnlyList<StackFrame>>? _walkFrom;
+
     protected override MinidumpStreamType[] StreamsRead =>
         [MinidumpStreamType.ThreadList, MinidumpStreamType.Exception, MinidumpStreamType.ModuleList,
          MinidumpStreamType.MemoryList, MinidumpStreamType.Memory64List];
@@ -70,9 +86,29 @@ public sealed class GetDumpStackCommand : DumpCmdlet
     {
         var symbols = SymbolSession.Current.For(dump, SymbolPath);
         var options = symbols.WalkOptions(MaxFrames);
+        _clr = null;
+        _walkFrom = null;
         try
         {
             if (Wow64 && !CheckWow64(dump)) return;
+            if (Managed && (Raw || Wow64))
+            {
+                WriteError(new ErrorRecord(new ArgumentException("-Managed cannot be combined with -Raw or -Wow64."),
+                    "ManagedWithRawOrWow64", ErrorCategory.InvalidArgument, dump.Path));
+                return;
+            }
+            if (!Raw && !Wow64)
+            {
+                try
+                {
+                    _clr = ManagedCmdlet.Ready(this, dump, DacPath, reportUnavailable: Managed);
+                }
+                catch (System.Exception e) when (!Managed && e is not PipelineStoppedException and not OutOfMemoryException)
+                {
+                    WriteVerbose($"No managed frames for {dump.Path}: {e.Message}");
+                }
+                if (Managed && _clr is null) return;
+            }
             if (Exception)
             {
                 if (dump.Exception is null)
@@ -195,6 +231,32 @@ public sealed class GetDumpStackCommand : DumpCmdlet
     private void Emit(DumpSymbols symbols, IReadOnlyList<StackFrame> frames)
     {
         symbols.Annotate(frames);
+        if (_clr is not null && frames.Count > 0)
+        {
+            uint threadId = frames[0].ThreadId;
+            var dump = _clr.Dump;
+            _walkFrom = start =>
+            {
+                var tail = dump.WalkStack(threadId, start, symbols.WalkOptions(MaxFrames));
+                symbols.Annotate(tail);
+                return tail;
+            };
+            if (Managed)
+            {
+                var managed = _clr.MergeStack(threadId, frames, _walkFrom, MaxFrames).Where(f => f.Kind != StackFrameKind.Native).ToList();
+                for (int i = 0; i < managed.Count; i++) WriteObject(Renumbered(managed[i], i, i + 1 < managed.Count ? managed[i + 1].InstructionPointer : null));
+                return;
+            }
+            frames = _clr.MergeStack(threadId, frames, _walkFrom, MaxFrames);
+        }
         foreach (var frame in frames) WriteObject(frame);
     }
+
+    private static StackFrame Renumbered(StackFrame f, int number, ulong? returnAddress) => new()
+    {
+        DumpPath = f.DumpPath, ThreadId = f.ThreadId, Frame = number, ChildSP = f.ChildSP, InstructionPointer = f.InstructionPointer,
+        FramePointer = f.FramePointer, Module = f.Module, Function = f.Function, Offset = f.Offset, Symbol = f.Symbol, Trust = f.Trust,
+        PointerSize = f.PointerSize, Kind = f.Kind, IsJitCode = f.IsJitCode, ManagedMethod = f.ManagedMethod,
+        SourceFile = f.SourceFile, Line = f.Line, ReturnAddress = returnAddress,
+    };
 }

@@ -4,7 +4,13 @@ using DumpShell.Model;
 
 namespace DumpShell.Commands;
 
-/// <summary>The dumped process's threads (~, !runaway).</summary>
+/// <summary>
+/// The dumped process's threads (~, !runaway). When the dump holds a .NET runtime whose DAC loads on this host, each
+/// thread the CLR knows carries its managed facts (ManagedThreadId, ClrKind, Apartment, LockCount, GCMode, current
+/// exception, ManagedName): a dump without a CLR costs one look at its module list and makes no ClrMD object, and a CLR
+/// whose DAC cannot be had leaves them empty (a verbose message). -Managed is the CLR's view (!threads): only the
+/// threads the CLR knows, and the DacNotAvailable error when it cannot be read.
+/// </summary>
 [Cmdlet(VerbsCommon.Get, "DumpThread", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(DumpThread))]
 public sealed class GetDumpThreadCommand : DumpCmdlet
@@ -25,6 +31,15 @@ public sealed class GetDumpThreadCommand : DumpCmdlet
     [Parameter]
     public SwitchParameter Wow64 { get; set; }
 
+    /// <summary>Only the threads the CLR knows (!threads); a CLR that cannot be read here is one DacNotAvailable error.</summary>
+    [Parameter]
+    public SwitchParameter Managed { get; set; }
+
+    /// <summary>The runtime's data access component (libmscordaccore.so, mscordaccore.dll) to use instead of finding one.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DacPath { get; set; }
+
     protected override MinidumpStreamType[] StreamsRead =>
     [
         MinidumpStreamType.ThreadList, MinidumpStreamType.ThreadExList, MinidumpStreamType.ThreadInfoList,
@@ -40,8 +55,29 @@ public sealed class GetDumpThreadCommand : DumpCmdlet
                 "NotWow64", ErrorCategory.InvalidOperation, dump.Path));
             return;
         }
-        foreach (var thread in dump.Threads)
+        if (Managed && Wow64)
         {
+            WriteError(new ErrorRecord(new ArgumentException("-Managed and -Wow64 cannot be combined."), "ManagedWithWow64", ErrorCategory.InvalidArgument, dump.Path));
+            return;
+        }
+        Managed.ClrSession? session = null;
+        if (!Wow64)
+        {
+            try
+            {
+                session = ManagedCmdlet.Ready(this, dump, DacPath, reportUnavailable: Managed);
+            }
+            catch (Exception e) when (!Managed && e is not PipelineStoppedException and not OutOfMemoryException)
+            {
+                WriteVerbose($"No managed facts for {dump.Path}: {e.Message}");
+            }
+        }
+        if (Managed && session is null) return;
+        foreach (var native in dump.Threads)
+        {
+            var thread = native;
+            if (session?.ThreadFacts(native.Id) is { } facts) thread = native.WithManaged(facts);
+            else if (Managed) continue;
             if (ThreadId is not null && !ThreadId.Contains(thread.Id)) continue;
             if (Index is not null && !Index.Contains(thread.Index)) continue;
             if (!Wow64)

@@ -6,8 +6,9 @@ using DumpShell.Model;
 namespace DumpShell.Commands;
 
 /// <summary>
-/// Wait chains: for each waiting thread, the object it waits on (critical section, or a handle from HandleData), who
-/// holds it, followed to the chain's end; chains that run into a cycle are deadlocks.
+/// Wait chains: for each waiting thread, the object it waits on (critical section, a handle from HandleData, or, when the
+/// dump has a CLR, the managed object whose Monitor it waits to enter), who holds it, followed to the chain's end; chains
+/// that run into a cycle are deadlocks.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "DumpWaitChain", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(WaitChain))]

@@ -23,24 +23,36 @@ public abstract class ManagedCmdlet : DumpCmdlet
     ];
 
     /// <summary>The dump's ClrMD session when its runtime can be read; otherwise writes the verbose message or the error and returns null.</summary>
-    protected ClrSession? ReadySession(Dump dump)
+    protected ClrSession? ReadySession(Dump dump) => Ready(this, dump, DacPath, reportUnavailable: true);
+
+    /// <summary>
+    /// The ClrMD session of <paramref name="dump"/> when its runtime can be read. Without a CLR: a verbose message and null
+    /// (no ClrMD object is made: one look at the module list). A CLR whose DAC cannot be had: the "DacNotAvailable"
+    /// ErrorRecord when <paramref name="reportUnavailable"/>, else a verbose message; null either way.
+    /// </summary>
+    internal static ClrSession? Ready(PSCmdlet cmdlet, Dump dump, string? dacPath, bool reportUnavailable)
     {
-        string? dac = DacPath is null ? null : GetUnresolvedProviderPathFromPSPath(DacPath);
+        string? dac = dacPath is null ? null : cmdlet.GetUnresolvedProviderPathFromPSPath(dacPath);
         var session = ClrSession.For(dump, dac);
         switch (session.Status)
         {
             case ManagedStatus.NoClr:
-                WriteVerbose($"{dump.Path} holds no .NET runtime (no libcoreclr, coreclr.dll or clr.dll among its modules): no managed data.");
+                cmdlet.WriteVerbose($"{dump.Path} holds no .NET runtime (no libcoreclr, coreclr.dll or clr.dll among its modules): no managed data.");
                 return null;
             case ManagedStatus.DacNotAvailable:
                 var failure = session.Failure!;
-                WriteError(new ErrorRecord(new InvalidOperationException(failure.ToString()), "DacNotAvailable", ErrorCategory.NotInstalled, dump.Path)
+                if (!reportUnavailable)
+                {
+                    cmdlet.WriteVerbose($"No managed data: {failure}");
+                    return null;
+                }
+                cmdlet.WriteError(new ErrorRecord(new InvalidOperationException(failure.ToString()), "DacNotAvailable", ErrorCategory.NotInstalled, dump.Path)
                 {
                     ErrorDetails = new ErrorDetails($"{failure.Message} {failure.Remedy}") { RecommendedAction = failure.Remedy },
                 });
                 return null;
             default:
-                WriteVerbose($"{dump.Path}: {session.RuntimeModule!.DisplayVersion}, DAC {session.Dac!.DacPath ?? "(ClrMD)"} — {session.Dac.HowFound}.");
+                cmdlet.WriteVerbose($"{dump.Path}: {session.RuntimeModule!.DisplayVersion}, DAC {session.Dac!.DacPath ?? "(ClrMD)"} — {session.Dac.HowFound}.");
                 return session;
         }
     }

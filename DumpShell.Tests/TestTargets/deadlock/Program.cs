@@ -13,7 +13,9 @@ public sealed class Resource
 /// <summary>
 /// Deadlock target: thread "locker-1" locks resource-1 then resource-2, thread "locker-2" locks resource-2
 /// then resource-1; a barrier makes sure each holds its first lock before asking for the second. The main
-/// thread waits until both are blocked, writes its facts and fails fast to get a dump.
+/// thread waits until both are blocked, writes its facts and fails fast to get a dump. With a second argument
+/// "--hang" it writes its facts and then sleeps instead, so a test can take a core of the live, hung process with
+/// createdump (a core with no signal: the hang is the only failure in it).
 /// </summary>
 public static class Program
 {
@@ -44,6 +46,11 @@ public static class Program
             ["locker-2"] = new Dictionary<string, string> { ["holds"] = s_second.Name, ["waitsFor"] = s_first.Name },
         });
         s_facts.Write();
+        if (args.Length > 1 && args[1] == "--hang")
+        {
+            Thread.Sleep(Timeout.Infinite); // the test takes its core and kills the process
+            return 0;
+        }
         Environment.FailFast("deadlock target: dumping on purpose");
         return 0;
     }

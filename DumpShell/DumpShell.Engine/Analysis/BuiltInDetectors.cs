@@ -54,6 +54,10 @@ public static class BuiltInDetectors
         new DeadlockCriticalSectionsDetector(),
         new WaitChainGeneralDetector(),
         new DeadlockMixedObjectsDetector(),
+        new ClrThreadDetector(),
+        new ManagedCodeExceptionDetector(),
+        new ManagedStackTraceDetector(),
+        new JitCodeDotNetDetector(),
     ];
 
     /// <summary>The built-in detector of a pattern (canonical name, alias or detector id), or null.</summary>

@@ -40,7 +40,23 @@ public static class DumpAnalyzer
 
         string failureClass;
         string bucket;
-        if (failure)
+        // An unhandled managed exception (Managed Code Exception, Error) is the failure when the dump stores no other
+        // (a createdump core), or stores the CLR's own exception code or abort: type and throwing method, no addresses.
+        var managed = ordered.FirstOrDefault(f => f.Pattern == "Managed Code Exception" && !f.IsDataGap && f.Severity >= Severity.Error);
+        bool managedWins = managed is not null &&
+                           (!failure || e!.Code is 0xE0434352 or 0xE0434F4D || (dump.Platform != "Windows" && e.Code == 6) || e.ThreadId == managed.ThreadId);
+        if (managedWins)
+        {
+            failureClass = "ClrException";
+            bucket = "clr_" + managed!.Signature[(managed.Pattern.Length + 1)..].Replace('|', '_');
+            if (!failure && managed.ThreadId is { } managedThread && dump.Threads.FirstOrDefault(t => t.Id == managedThread) is { } mt)
+            {
+                frames = context.StackOf(mt);
+                matter = context.FramesThatMatter(frames).ToArray();
+                faulting = matter.FirstOrDefault();
+            }
+        }
+        else if (failure)
         {
             failureClass = ClassOf(e!.Code);
             bucket = $"{e.Code:x8}_{(faulting is not null ? context.FrameKey(faulting) : "no-frame")}";
@@ -57,7 +73,8 @@ public static class DumpAnalyzer
                 : $"{(e is not null && ExceptionFacts.IsBreakpoint(e.Code) ? "breakpoint" : "noexception")}_{mainModule}";
         }
 
-        var thread = e is not null ? dump.Threads.FirstOrDefault(t => t.Id == e.ThreadId) : null;
+        uint? faultingThread = managedWins ? managed!.ThreadId : e?.ThreadId;
+        var thread = faultingThread is { } ft ? dump.Threads.FirstOrDefault(t => t.Id == ft) : null;
         var primary = ordered.FirstOrDefault(f => !f.IsDataGap && f.Severity > Severity.Info) ?? ordered.FirstOrDefault(f => !f.IsDataGap);
         var faultModule = faulting is not null ? dump.ModuleAt(faulting.InstructionPointer) : null;
         return new DumpAnalysis
@@ -70,7 +87,7 @@ public static class DumpAnalyzer
             ExceptionDescription = e?.Description,
             ExceptionAddress = e?.Address,
             ExceptionSymbol = e is null ? null : context.Symbols.Resolve(e.Address)?.Text ?? context.Where(e.Address),
-            FaultingThreadId = e?.ThreadId,
+            FaultingThreadId = faultingThread,
             FaultingThreadName = thread?.Name,
             FaultingModule = faultModule?.Name,
             FaultingFunction = faulting is null || faultModule is null ? null

@@ -45,7 +45,11 @@ public static partial class PatternCatalog
         ["Unknown Component"] = "The main executable is never reported (it is the process itself); resource strings beyond CompanyName/FileDescription are not read.",
         ["Hidden Exception (User Space)"] = "Records are found by scanning stack memory (from SP, or from StackLimit in full-memory dumps); critical-section ownership of the thread is not checked.",
         ["Reduced Symbolic Information"] = "Symbol types are None, Exports, Breakpad .sym or PDB (public and private PDBs are not told apart).",
-        ["Platform-Specific Debugger"] = "Names the runtime and the DAC's key; does not look the DAC up.",
+        ["Platform-Specific Debugger"] = "Names the runtime, the DAC's key and whether the DAC loads on this host (Info either way, with the remedy when it does not); the single-file DotNetRuntimeInfo export and WOW64 are not checked.",
+        ["CLR Thread"] = "Counts by role and a busy finalizer (a Finalize method on its stack); threads waiting for a GC behind a blocked GC thread are not checked. Timer kind comes from the thread name '.NET Timer'.",
+        ["Managed Code Exception"] = "Handled and unhandled are not told apart by ClrMD: the failure is the stored thread's exception, or the only thread with one when the dump stores none (createdump cores).",
+        ["Managed Stack Trace"] = "Threads that matter are the exception threads and the main thread; blocked/active classification of managed threads is not used.",
+        ["JIT Code (.NET)"] = "Exception IP and each thread's top frame only (not every frame); the JIT tier is not read.",
     };
 
     private static readonly Lazy<IReadOnlyList<PatternInfo>> PatternsLazy = new(BuildPatterns);

@@ -23,7 +23,7 @@ public sealed record DacFailure(string DumpPath, string RuntimeModule, string? R
 /// <see cref="ClrRuntime"/>, each made once, on first use, and cached alongside the <see cref="Dump"/> (per DAC
 /// choice) until <see cref="Release"/> disposes them. A dump without a CLR costs one look at its module list.
 /// </summary>
-public sealed class ClrSession : IDisposable
+public sealed partial class ClrSession : IDisposable
 {
     private sealed class PerDump
     {

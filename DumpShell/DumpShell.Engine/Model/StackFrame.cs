@@ -13,6 +13,16 @@ public enum FrameTrust
     Scan,
 }
 
+/// <summary>What code a frame runs: native code, a managed method (ClrMD), or a runtime frame (SOS's [InlinedCallFrame] etc.).</summary>
+public enum StackFrameKind
+{
+    Native,
+    /// <summary>A managed method: JIT-compiled (<see cref="StackFrame.IsJitCode"/>) or precompiled (ReadyToRun/NGEN).</summary>
+    Managed,
+    /// <summary>A CLR transition frame (an explicit Frame of the runtime: InlinedCallFrame, HelperMethodFrame, ...).</summary>
+    Runtime,
+}
+
 /// <summary>One frame of a thread's stack (WinDbg's k, kn, kv).</summary>
 public sealed class StackFrame
 {
@@ -38,4 +48,10 @@ public sealed class StackFrame
     /// <summary>Why the walk stopped after this frame, on the last frame; null elsewhere.</summary>
     public string? StopReason { get; set; }
     public int PointerSize { get; init; } = 8;
+    /// <summary>Native by default; Managed or Runtime for the frames ClrMD reports (Get-DumpStack on a dump with a CLR).</summary>
+    public StackFrameKind Kind { get; set; }
+    /// <summary>True when the frame runs JIT-compiled code (private executable memory the runtime wrote), not code in an image.</summary>
+    public bool IsJitCode { get; set; }
+    /// <summary>A managed frame's method with its signature, e.g. "App.Program.C()".</summary>
+    public string? ManagedMethod { get; set; }
 }

@@ -5,7 +5,8 @@ namespace DumpShell.Analysis.Detectors;
 
 /// <summary>
 /// Wait Chain (General): maximal acyclic paths covering at least two threads with at least one non-critical-section edge.
-/// Warning; Error when the main thread is on it or it covers three or more threads.
+/// Warning; Error when the main thread is on it or it covers three or more threads. Chains through managed Monitor
+/// waits (read with ClrMD when the dump has a CLR) are reported on any platform and need no HandleData.
 /// </summary>
 internal sealed class WaitChainGeneralDetector : IDetector
 {
@@ -13,16 +14,14 @@ internal sealed class WaitChainGeneralDetector : IDetector
 
     public IEnumerable<Finding> Run(Dump dump, DetectorContext context)
     {
-        if (!context.IsWindows) yield break;
         var locks = dump.Locks;
-        if (!locks.IsApplicable || !locks.HasStackMemory) yield break;
-        if (!dump.HasHandleData)
-        {
+        bool native = context.IsWindows && locks.IsApplicable && locks.HasStackMemory;
+        if (!native && !locks.HasManagedWaits) yield break;
+        bool handles = native && dump.HasHandleData;
+        if (native && !dump.HasHandleData)
             yield return context.NotEvaluated(Pattern, "handledata", "HandleData not captured (MiniDumpWithHandleData; procdump -ma includes it)",
                 "Capture with procdump -ma, or MiniDumpWriteDump with MiniDumpWithHandleData.");
-            yield break;
-        }
-        foreach (var chain in WaitChains.Maximal(locks, csOnly: false))
+        foreach (var chain in WaitChains.Maximal(locks, csOnly: false).Where(c => handles || c.HasMonitor))
         {
             var severity = chain.ThreadCount >= 3 || LockFindings.InvolvesMain(context, chain.ThreadIds) ? Severity.Error : Severity.Warning;
             yield return context.Create(Pattern, severity,

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using DumpShell.Machine.Unwind;
+using DumpShell.Managed;
 using DumpShell.Model;
 
 namespace DumpShell.Analysis.Locks;
@@ -56,6 +57,7 @@ public sealed class LockAnalysis
     private readonly Dictionary<uint, WaitFrames> _frames = [];
     private readonly CriticalSectionReader? _reader;
     private readonly Func<ulong, string?>? _resolve;
+    private readonly ManagedLocks _managed;
 
     /// <summary>The analysis of <paramref name="dump"/> with the default stack walk (images from dump memory), made once per dump.</summary>
     public static LockAnalysis For(Dump dump) => Cache.GetValue(dump, d => new LockAnalysis(d, null, null));
@@ -66,27 +68,49 @@ public sealed class LockAnalysis
     {
         _dump = dump;
         _threads = dump.Threads.GroupBy(t => t.Id).ToDictionary(g => g.Key, g => g.First());
+        // Managed Monitor waits: read only when the dump names a CLR (a native dump creates no ClrMD objects).
+        _managed = ManagedLocks.Read(dump);
         IsApplicable = dump.HasWindowsTebLayout && dump.Threads.Count > 0;
         if (!IsApplicable)
         {
             Encoding = LockCountEncoding.VistaPlus;
             EncodingReason = "not a Windows x64/x86 dump";
-            return;
+            if (_managed.Status != ManagedStatus.Ready || dump.Threads.Count == 0) return;
+            Waits = MergeManaged(dump.Threads.Select(t => new ThreadWait
+            {
+                DumpPath = _dump.Path, ThreadId = t.Id, ThreadName = NameOf(t.Id), IsWaiting = false, WaitKind = "None",
+                Note = "not in a Monitor wait (native waits are recovered from Windows dumps only)",
+            }).ToList());
         }
-        foreach (var t in dump.Threads)
-            if (!_frames.ContainsKey(t.Id)) _frames[t.Id] = WaitFrames.Of(dump, t, walk, resolve);
-        HasStackMemory = _frames.Values.Any(f => f.Slots.Count > 0);
+        else
+        {
+            foreach (var t in dump.Threads)
+                if (!_frames.ContainsKey(t.Id)) _frames[t.Id] = WaitFrames.Of(dump, t, walk, resolve);
+            HasStackMemory = _frames.Values.Any(f => f.Slots.Count > 0);
 
-        var reader = _reader = new CriticalSectionReader(dump, _threads);
-        _resolve = resolve;
-        var found = reader.Find(_frames.Values.Where(f => f.IsWaiting));
-        (Encoding, EncodingReason) = reader.DecideEncoding(found);
-        CriticalSections = reader.Build(found, Encoding, EncodingReason, _frames, resolve);
-        Waits = BuildWaits();
-        var graph = new WaitGraph(dump, Waits, _threads);
+            var reader = _reader = new CriticalSectionReader(dump, _threads);
+            _resolve = resolve;
+            var found = reader.Find(_frames.Values.Where(f => f.IsWaiting));
+            (Encoding, EncodingReason) = reader.DecideEncoding(found);
+            CriticalSections = reader.Build(found, Encoding, EncodingReason, _frames, resolve);
+            Waits = MergeManaged(BuildWaits());
+        }
+        var graph = new WaitGraph(dump, Waits, NameOf, _threads.ContainsKey);
         Chains = graph.Chains;
         Cycles = graph.Cycles;
     }
+
+    /// <summary>
+    /// Whether managed Monitor waits were read: NoClr for a native dump, DacNotAvailable when the runtime cannot be read
+    /// here (see <see cref="ManagedNote"/>), Ready when they were.
+    /// </summary>
+    public Managed.ManagedStatus ManagedStatus => _managed.Status;
+    /// <summary>Why managed locks were not read, or null.</summary>
+    public string? ManagedNote => _managed.Note;
+    /// <summary>True when at least one thread waits in Monitor.Enter.</summary>
+    public bool HasManagedWaits => _managed.Waits.Count > 0;
+    /// <summary>Held managed Monitors (!syncblk), empty without a CLR.</summary>
+    public IReadOnlyList<MonitorLock> Monitors => _managed.Held;
 
     /// <summary>False for dumps that are not of a Windows x64/x86 process or have no threads.</summary>
     public bool IsApplicable { get; }
@@ -247,6 +271,50 @@ public sealed class LockAnalysis
         };
     }
 
-    internal string Label(uint tid) =>
-        _threads.TryGetValue(tid, out var t) && !string.IsNullOrEmpty(t.Name) ? $"0x{tid:x} ({t.Name})" : $"0x{tid:x}";
+    internal string Label(uint tid) => NameOf(tid) is { Length: > 0 } n ? $"0x{tid:x} ({n})" : $"0x{tid:x}";
+
+    /// <summary>A thread's name: the dump's, else the managed Thread.Name, else the dump's (empty) one.</summary>
+    private string? NameOf(uint tid) =>
+        _threads.TryGetValue(tid, out var t) && !string.IsNullOrEmpty(t.Name) ? t.Name
+        : _managed.ThreadNames.TryGetValue(tid, out var managed) ? managed
+        : t?.Name;
+
+    /// <summary>
+    /// Replaces the wait of each thread that waits in Monitor.Enter with its Monitor edge (on Windows such a thread
+    /// sits in the OS wait layers too, and its native wait object is the runtime's own event, not the lock).
+    /// </summary>
+    private List<ThreadWait> MergeManaged(List<ThreadWait> waits)
+    {
+        if (_managed.Waits.Count == 0) return waits;
+        for (int i = 0; i < waits.Count; i++)
+        {
+            var native = waits[i];
+            if (!_managed.Waits.TryGetValue(native.ThreadId, out var m)) continue;
+            WaitObject[] objects = m.ObjectAddress is { } address ? [MonitorObject(m, address)] : [];
+            waits[i] = new ThreadWait
+            {
+                DumpPath = _dump.Path, ThreadId = native.ThreadId, ThreadName = NameOf(native.ThreadId), IsWaiting = true,
+                WaitKind = objects.Length > 0 ? "Monitor" : "Unknown", ManagedThreadId = m.ManagedThreadId, Objects = objects,
+                TopFrame = native.TopFrame ?? m.TopFrame, WaitingFrom = m.WaitingFrom, WaitingFromKey = m.WaitingFromKey,
+                Note = objects.Length > 0 ? null : m.FoundAt,
+            };
+        }
+        return waits;
+    }
+
+    private WaitObject MonitorObject(ManagedWait m, ulong address)
+    {
+        var held = m.Lock;
+        uint? owner = held?.OwnerThreadId is { } o && o != m.ThreadId ? o : null;
+        string ownerText = held is null ? "not held: the Monitor has no owner in the dump (it may have just been released)"
+            : held.OwnerThreadId is null ? $"owner unknown: the holding CLR thread 0x{held.HoldingThreadAddress:x} is not among the runtime's threads"
+            : held.OwnerThreadId == m.ThreadId ? $"held by the waiting thread itself (recursion {held.RecursionCount})"
+            : $"owner {Label(owner!.Value)} ({(held.Source == "SyncBlock" ? $"sync block: monitor held, recursion {held.RecursionCount}, {held.WaitingThreadCount} waiting" : "thin lock in the object header")})";
+        return new WaitObject
+        {
+            Kind = "Monitor", Address = address, Name = m.ObjectType, PointerSize = _dump.PointerSize,
+            OwnerThreadId = owner, OwnerThreadName = owner is { } id ? NameOf(id) : null, Owner = ownerText,
+            FoundAt = $"{m.FoundAt}; waiting in {m.TopFrame} from {m.WaitingFrom}",
+        };
+    }
 }

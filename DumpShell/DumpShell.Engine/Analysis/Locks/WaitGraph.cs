@@ -10,12 +10,16 @@ internal sealed class WaitGraph
 {
     private readonly Dump _dump;
     private readonly Dictionary<uint, ThreadWait> _waits;
-    private readonly IReadOnlyDictionary<uint, DumpThread> _threads;
+    private readonly Func<uint, string?> _nameOf;
+    private readonly Func<uint, bool> _isThread;
 
-    public WaitGraph(Dump dump, IReadOnlyList<ThreadWait> waits, IReadOnlyDictionary<uint, DumpThread> threads)
+    /// <param name="nameOf">A thread's name (the dump's, else the managed Thread.Name), or null.</param>
+    /// <param name="isThread">True for a thread of the dump.</param>
+    public WaitGraph(Dump dump, IReadOnlyList<ThreadWait> waits, Func<uint, string?> nameOf, Func<uint, bool> isThread)
     {
         _dump = dump;
-        _threads = threads;
+        _nameOf = nameOf;
+        _isThread = isThread;
         _waits = waits.GroupBy(w => w.ThreadId).ToDictionary(g => g.Key, g => g.First());
         var chains = new List<WaitChain>();
         var cycles = new Dictionary<string, WaitCycle>();
@@ -39,8 +43,7 @@ internal sealed class WaitGraph
     public IReadOnlyList<WaitChain> Chains { get; }
     public IReadOnlyList<WaitCycle> Cycles { get; }
 
-    private string Label(uint tid) =>
-        _threads.TryGetValue(tid, out var t) && !string.IsNullOrEmpty(t.Name) ? $"0x{tid:x} ({t.Name})" : $"0x{tid:x}";
+    private string Label(uint tid) => _nameOf(tid) is { Length: > 0 } n ? $"0x{tid:x} ({n})" : $"0x{tid:x}";
 
     /// <summary>Every path from <paramref name="start"/>, branching where a thread waits on several objects (at most 64 paths).</summary>
     private IEnumerable<(WaitChain Chain, IReadOnlyList<WaitChainLink>? Cycle)> Paths(uint start)
@@ -67,7 +70,7 @@ internal sealed class WaitGraph
             {
                 if (links.Count > 0)
                 {
-                    string end = w is null ? $"{Label(tid)} is not a thread of the dump"
+                    string end = w is null ? _isThread(tid) ? $"{Label(tid)} is not waiting (no wait recovered)" : $"{Label(tid)} is not a thread of the dump"
                         : !w.IsWaiting ? $"{Label(tid)} is not waiting ({w.Note}; at {w.TopFrame ?? "unknown"})"
                         : $"{Label(tid)} waits on an object that could not be recovered ({w.Note})";
                     results.Add((Make(start, links, [.. onPath], false, end), null));
@@ -93,7 +96,7 @@ internal sealed class WaitGraph
     private WaitChain Make(uint start, List<WaitChainLink> links, uint[] threads, bool isCycle, string end) => new()
     {
         DumpPath = _dump.Path, PointerSize = _dump.PointerSize, ThreadId = start,
-        ThreadName = _threads.TryGetValue(start, out var t) ? t.Name : null,
+        ThreadName = _nameOf(start),
         Links = [.. links], ThreadIds = threads, IsCycle = isCycle, End = end,
     };
 }
