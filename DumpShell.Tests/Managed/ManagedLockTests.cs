@@ -58,7 +58,7 @@ public sealed class ManagedLockTests(CoreDumpFixture cores, ModuleFixture module
         Assert.Equal(ManagedStatus.Ready, locks.ManagedStatus);
         Assert.True(locks.HasManagedWaits);
         Assert.False(locks.IsApplicable); // no Windows TEBs: the Monitor edges are the whole graph
-        Assert.Equal(core.Facts.GetProperty("locks").GetProperty("type").GetString(), "App.Resource");
+        Assert.Equal("App.Resource", core.Facts.GetProperty("locks").GetProperty("type").GetString());
 
         var l1 = Locker(core, "locker-1");
         var l2 = Locker(core, "locker-2");

@@ -70,7 +70,7 @@ public sealed class AnalysisCmdletTests(ModuleFixture fixture) : IClassFixture<M
             """, TestData.WineDump("idle_x64"), TestData.WineDump("spin_x64"));
         Assert.Empty(r.Errors);
         // The session's dump was used and not closed: Open-Dump returns the same object and it still reads.
-        Assert.Equal(true, r.BaseObjects.OfType<bool>().Single());
+        Assert.True(r.BaseObjects.OfType<bool>().Single());
         Assert.Equal(TestData.Truth("idle_x64").Items("threads").Count(), r.BaseObjects.OfType<int>().Single());
     }
 

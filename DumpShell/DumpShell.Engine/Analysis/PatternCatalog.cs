@@ -13,8 +13,7 @@ internal sealed record PatternEntry(
 /// </summary>
 public static partial class PatternCatalog
 {
-    private const string NeedsStacks = "No detector in this build yet: it needs stack traces, symbols and the thread classifier (the stack walker).";
-    private const string NeedsClr = "No detector in this build yet: it needs ClrMD with the runtime's DAC.";
+    private const string NoDetector = "No detector in this build yet.";
 
     /// <summary>What the detectors of this build leave out, by pattern (shown as PatternInfo.Note).</summary>
     private static readonly Dictionary<string, string> Notes = new(StringComparer.Ordinal)
@@ -90,7 +89,7 @@ public static partial class PatternCatalog
             Aliases = e.Aliases,
             Note = Notes.TryGetValue(e.Name, out string? note) ? (note.Length == 0 ? null : note)
                 : e.Kind != PatternKind.Detect || detected.Contains(e.Name) ? null
-                : e.Category.StartsWith(".NET", StringComparison.Ordinal) ? NeedsClr : NeedsStacks,
+                : NoDetector,
         }).ToArray();
     }
 

@@ -45,7 +45,7 @@ internal sealed class ManualDumpDetector : IDetector
         if (trigger.Text.Length > 0) evidence += $"; comment: \"{Text.Clip(trigger.Text, 300)}\"";
         if (dump.Modules.FirstOrDefault(m => m.Name.Equals("dbghelp.dll", StringComparison.OrdinalIgnoreCase) ||
                                              m.Name.Equals("dbgcore.dll", StringComparison.OrdinalIgnoreCase)) is { } writer)
-            evidence += $"; {writer.Name} is loaded, so the process may have written its own dump (writer thread not checked: needs stack traces)";
+            evidence += $"; {writer.Name} is loaded, so the process may have written its own dump (writer thread not checked)";
 
         yield return context.Create(Pattern, Severity.Info, evidence, key, threadId, address: address,
             recommendation: "A moment in time, not a failure point: look at waits (Get-DumpThread, Invoke-DumpPattern -Category 'Thread Patterns'), CPU and resource levels.");

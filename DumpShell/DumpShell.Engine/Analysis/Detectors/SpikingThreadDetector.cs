@@ -43,7 +43,7 @@ internal sealed class SpikingThreadDetector : IDetector
                 text.Append(CultureInfo.InvariantCulture, $"; age {age.TotalSeconds:0.##} s ({100 * cpu / age.TotalSeconds:0} % of its life on a CPU)");
             if (t.InstructionPointer is { } ip) text.Append($"; IP {context.Where(ip)}");
             text.Append(t.Spiking ? "; spiking (>= 1 s and >= half a CPU over its life)" : "; dominant (>= 50 % of all CPU, >= 2x the next)");
-            text.Append("; current state not classified (needs stack traces)");
+            text.Append("; current state not classified");
 
             string key = t.StartAddress is { } start && dump.ModuleAt(start) is not null ? context.LocationKey(start)
                 : t.InstructionPointer is { } ip2 ? context.LocationKey(ip2) : "unknown";

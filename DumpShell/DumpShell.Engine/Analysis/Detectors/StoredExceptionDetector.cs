@@ -38,7 +38,7 @@ internal sealed class StoredExceptionDetector : IDetector
         }
         else if (context.IsWindows)
         {
-            text.Append("; dispatch frames not checked (needs stack traces)");
+            text.Append("; dispatch frames not checked");
         }
         yield return context.Create(Pattern, severity, text.ToString(), $"0x{e.Code:x8}|{context.LocationKey(e.Address)}", e.ThreadId,
             module: e.Module, address: e.Address,

@@ -95,6 +95,7 @@ public sealed class ImportTable
         ulong ordinalFlag = pe64 ? 1UL << 63 : 1UL << 31;
         uint sizeOfImage = image.SizeOfImage;
         var imports = new List<PeImport>();
+        Span<byte> hintBytes = stackalloc byte[2];
         var dlls = new List<string>();
         foreach (var (lookupRva, nameRva, slotsRva) in descriptors)
         {
@@ -142,8 +143,7 @@ public sealed class ImportTable
                 ushort hint = 0;
                 if (inImage)
                 {
-                    Span<byte> h = stackalloc byte[2];
-                    if (source.Read(hintRva, h) == 2) hint = PeImage.U16(h, 0);
+                    if (source.Read(hintRva, hintBytes) == 2) hint = PeImage.U16(hintBytes, 0);
                     name = hintRva <= uint.MaxValue - 2 ? ReadName(source, hintRva + 2) : null;
                 }
                 if (name is null) hint = 0;
