@@ -237,6 +237,34 @@ public sealed class AnalysisTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Frames_that_matter_hold_no_duplicates_and_end_at_the_thread_start(bool withSymbols)
+    {
+        // Without image files no call site can be disproved: a scan past kernel32/ntdll's start code found the start
+        // address (mainCRTStartup, live_process.threads[].start_address) twice, as stale values.
+        const string name = "av_null_write_x64";
+        var truth = TestData.Truth(name);
+        uint tid = truth.GetProperty("exception").U32("thread");
+        ulong start = truth.GetProperty("live_process").Items("threads").First(t => t.U32("tid") == tid).U64("start_address");
+        var options = withSymbols ? WithSymbols : PatternOptions.Default;
+        using var dump = Dump.Open(TestData.WineDump(name));
+        using var context = new DetectorContext(dump, options);
+        var stack = context.ExceptionStack;
+        // The thread-start frame: the first return address into the start function (mainCRTStartup+0x16).
+        var startFrame = stack.First(f => f.InstructionPointer > start && f.InstructionPointer - start < 0x100);
+        var matter = context.FramesThatMatter(stack).ToArray();
+        Assert.NotEmpty(matter);
+        Assert.Equal(startFrame, matter[^1]);
+        Assert.All(matter, f => Assert.True(f.ChildSP <= startFrame.ChildSP, $"{context.FrameText(f)} lies below the thread start"));
+        Assert.DoesNotContain(matter, f => f.InstructionPointer == start);
+
+        var a = DumpAnalyzer.Analyze(dump, options);
+        Assert.Equal(a.FramesThatMatter.Distinct().Count(), a.FramesThatMatter.Length);
+        Assert.Equal(context.FrameText(startFrame), a.FramesThatMatter[^1]);
+    }
+
+    [Theory]
     [InlineData("av_null_write_x64", "write_null")]
     [InlineData("div_zero_x64", "divide")]
     [InlineData("stack_overflow_x64", "recurse")]

@@ -105,27 +105,14 @@ public sealed class FleetColumnsConfig : ManualConfig
 {
     public FleetColumnsConfig() => AddColumn(new DumpsPerSecondColumn());
 
-    private sealed class DumpsPerSecondColumn : IColumn
+    private sealed class DumpsPerSecondColumn() : CountColumn(perSecond: true)
     {
-        public string Id => "DumpsPerSecond";
-        public string ColumnName => "Dumps/s";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => $"Dumps analysed per second (the corpus x {FleetTriage.Repeats} over the mean)";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var report = summary[benchmarkCase];
-            if (report?.ResultStatistics is not { } stats || stats.Mean <= 0) return "-";
-            return (FleetTriage.FleetSize / (stats.Mean / 1e9)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        public override string ToString() => ColumnName;
+        public override string Id => "DumpsPerSecond";
+        public override string ColumnName => "Dumps/s";
+        public override string Legend => $"Dumps analysed per second (the corpus x {FleetTriage.Repeats} over the mean)";
+        protected override bool AppliesTo(BenchmarkCase benchmarkCase) => true;
+        protected override long? CountOf(BenchmarkCase benchmarkCase) => FleetTriage.FleetSize;
+        protected override string NoMean => "-";
+        protected override string FormatRate(double perSecond, long count) => perSecond.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
     }
 }

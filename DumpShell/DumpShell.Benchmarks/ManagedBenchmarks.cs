@@ -296,29 +296,13 @@ public sealed class HeapColumnsConfig : ManualConfig
 }
 
 /// <summary>The heap's object count (Objects) or that count over the mean (Objects/s).</summary>
-public sealed class HeapObjectsColumn(bool perSecond) : IColumn
+public sealed class HeapObjectsColumn(bool perSecond) : CountColumn(perSecond)
 {
-    public string Id => nameof(HeapObjectsColumn) + (perSecond ? "PerSecond" : "");
-    public string ColumnName => perSecond ? "Objects/s" : "Objects";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => perSecond ? 1 : 0;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => perSecond
+    public override string Id => nameof(HeapObjectsColumn) + (PerSecond ? "PerSecond" : "");
+    public override string ColumnName => PerSecond ? "Objects/s" : "Objects";
+    public override string Legend => PerSecond
         ? "Heap objects counted per second: Objects / Mean"
         : "Objects on the managed heap of the generated core (both readers count the same)";
-    public bool IsAvailable(Summary summary) => true;
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-    {
-        if (benchmarkCase.Descriptor.Type != typeof(ManagedHeapStatistics)) return "-";
-        if (HeapColumnsConfig.Load() is not { } saved) return "NA";
-        if (!perSecond) return saved.Objects.ToString("N0");
-        var mean = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        return mean is > 0 ? (saved.Objects / (mean.Value / 1e9)).ToString("N0") : "NA";
-    }
+    protected override bool AppliesTo(BenchmarkCase benchmarkCase) => benchmarkCase.Descriptor.Type == typeof(ManagedHeapStatistics);
+    protected override long? CountOf(BenchmarkCase benchmarkCase) => HeapColumnsConfig.Load()?.Objects;
 }

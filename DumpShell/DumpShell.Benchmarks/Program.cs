@@ -79,28 +79,12 @@ public sealed class DumpsPerSecondConfig : ManualConfig
 }
 
 /// <summary>Dumps per second: the corpus's file count over the mean time of one operation (all files).</summary>
-public sealed class DumpsPerSecondColumn : IColumn
+public sealed class DumpsPerSecondColumn() : CountColumn(perSecond: true)
 {
-    public string Id => nameof(DumpsPerSecondColumn);
-    public string ColumnName => "Dumps/s";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 0;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Dumps opened and summarized (GetInfo) per second: corpus file count / Mean";
-    public bool IsAvailable(Summary summary) => true;
-    public bool IsDefault(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => false;
-
-    public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) =>
-        GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
-    {
-        if (benchmarkCase.Descriptor.Type != typeof(GetInfoAllDumps)) return "-";
-        var mean = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        if (mean is not > 0) return "NA";
-        int files = DumpFiles.AllDumps().Length;
-        return $"{files / (mean.Value / 1e9):N0} ({files} files)";
-    }
+    public override string Id => nameof(DumpsPerSecondColumn);
+    public override string ColumnName => "Dumps/s";
+    public override string Legend => "Dumps opened and summarized (GetInfo) per second: corpus file count / Mean";
+    protected override bool AppliesTo(BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => benchmarkCase.Descriptor.Type == typeof(GetInfoAllDumps);
+    protected override long? CountOf(BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => DumpFiles.AllDumps().Length;
+    protected override string FormatRate(double perSecond, long count) => $"{perSecond:N0} ({count} files)";
 }

@@ -344,31 +344,15 @@ public sealed class StackColumnsConfig : ManualConfig
 /// The frames one operation walks or annotates (counted once per process, in the host as in the benchmark's global
 /// setup), or that count over the mean time of the operation.
 /// </summary>
-public sealed class StackFramesColumn(bool perSecond) : IColumn
+public sealed class StackFramesColumn(bool perSecond) : CountColumn(perSecond)
 {
-    public string Id => nameof(StackFramesColumn) + (perSecond ? ".PerSecond" : ".Count");
-    public string ColumnName => perSecond ? "Frames/s" : "Frames";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => perSecond ? 1 : 0;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => perSecond
+    public override string Id => nameof(StackFramesColumn) + (PerSecond ? ".PerSecond" : ".Count");
+    public override string ColumnName => PerSecond ? "Frames/s" : "Frames";
+    public override string Legend => PerSecond
         ? "Stack frames walked and/or symbolized per second: Frames / Mean"
         : "Stack frames one operation walks and/or symbolizes (all threads)";
-    public bool IsAvailable(Summary summary) => true;
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-    {
-        int? frames = FramesOf(benchmarkCase);
-        if (frames is null) return "-";
-        if (!perSecond) return frames.Value.ToString("N0");
-        var mean = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        return mean is > 0 ? (frames.Value / (mean.Value / 1e9)).ToString("N0") : "NA";
-    }
+    protected override bool AppliesTo(BenchmarkCase benchmarkCase) => FramesOf(benchmarkCase) is not null;
+    protected override long? CountOf(BenchmarkCase benchmarkCase) => FramesOf(benchmarkCase);
 
     private static int? FramesOf(BenchmarkCase benchmarkCase)
     {

@@ -39,9 +39,6 @@ internal sealed record WindowsLayout(
         ParamsFlags: 0x08, ParamsCurrentDirectory: 0x24, ParamsDllPath: 0x30, ParamsImagePathName: 0x38, ParamsCommandLine: 0x40,
         ParamsEnvironment: 0x48, ParamsWindowTitle: 0x70, ParamsEnvironmentSize: 0x290,
         LdrInLoadOrder: 0x0C, EntryDllBase: 0x18, EntryEntryPoint: 0x1C, EntrySizeOfImage: 0x20, EntryFullDllName: 0x24, EntryBaseDllName: 0x2C);
-
-    /// <summary>For a WOW64 thread, the 32-bit TEB normally sits this far above the 64-bit one.</summary>
-    public const ulong Wow64TebOffset = 0x2000;
 }
 
 /// <summary>A thread's TEB as the detectors need it: which TEB, and its fields (null where not captured).</summary>
@@ -123,16 +120,17 @@ public sealed partial class Dump
     }
 
     /// <summary>
-    /// The 32-bit TEB of a WOW64 thread: the 64-bit TEB's NT_TIB.ExceptionList points to it, and it normally sits 0x2000
-    /// above the 64-bit TEB. A candidate is used only when it validates (Self or ClientId) as a 32-bit TEB.
+    /// The 32-bit TEB of a WOW64 thread (also <see cref="Wow64Teb32"/>): the 64-bit TEB's NT_TIB.ExceptionList points to
+    /// it, and it normally sits <see cref="Wow64Teb32Offset"/> above the 64-bit TEB. A candidate is used only when it
+    /// validates (Self or ClientId) as a 32-bit TEB; the pointer the TEB holds is tried before the usual offset.
     /// </summary>
     private TebView? Wow64Teb(DumpThread t)
     {
         if (t.Teb == 0) return null;
-        var candidates = new List<ulong>();
+        var candidates = new List<ulong>(2);
         if (Memory.TryReadUInt64(t.Teb, out ulong fromTib) && fromTib is > 0 and <= uint.MaxValue) candidates.Add(fromTib);
-        if (t.Teb + WindowsLayout.Wow64TebOffset <= uint.MaxValue && !candidates.Contains(t.Teb + WindowsLayout.Wow64TebOffset))
-            candidates.Add(t.Teb + WindowsLayout.Wow64TebOffset);
+        if (t.Teb + Wow64Teb32Offset <= uint.MaxValue && !candidates.Contains(t.Teb + Wow64Teb32Offset))
+            candidates.Add(t.Teb + Wow64Teb32Offset);
         foreach (ulong c in candidates)
             if (ReadTeb(t, c, WindowsLayout.X86, true) is { } view)
                 return view;

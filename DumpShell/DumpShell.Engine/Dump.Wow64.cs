@@ -69,24 +69,10 @@ public sealed partial class Dump
     }
 
     /// <summary>
-    /// The 32-bit TEB of a WOW64 thread (TEB64 + 0x2000, or where the 64-bit NT_TIB.ExceptionList points) when the dump
-    /// holds it and it is the thread's; null otherwise.
+    /// The 32-bit TEB of a WOW64 thread (where the 64-bit NT_TIB.ExceptionList points, or TEB64 + 0x2000) when the dump
+    /// holds it and it is the thread's; null otherwise. The same TEB the last-error and PEB readers use.
     /// </summary>
-    public ulong? Wow64Teb32(DumpThread thread)
-    {
-        if (!IsWow64 || thread.Teb == 0) return null;
-        var candidates = new List<ulong>(2);
-        if (thread.Teb + Wow64Teb32Offset <= uint.MaxValue) candidates.Add(thread.Teb + Wow64Teb32Offset);
-        if (Memory.TryReadUInt64(thread.Teb, out ulong fromTib) && fromTib is > 0 and <= uint.MaxValue && !candidates.Contains(fromTib))
-            candidates.Add(fromTib);
-        foreach (ulong teb in candidates)
-        {
-            bool self = Memory.TryReadUInt32(teb + 0x18, out uint s) && s == teb;
-            bool id = Memory.TryReadUInt32(teb + 0x24, out uint tid) && tid == thread.Id;
-            if (self || id) return teb;
-        }
-        return null;
-    }
+    public ulong? Wow64Teb32(DumpThread thread) => IsWow64 ? Wow64Teb(thread)?.Address : null;
 
     /// <summary>
     /// <paramref name="thread"/> as its 32-bit side: the registers, instruction, stack and frame pointers of its WOW64

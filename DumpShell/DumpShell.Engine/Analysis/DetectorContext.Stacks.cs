@@ -158,11 +158,38 @@ public sealed partial class DetectorContext
 
     /// <summary>
     /// The frames that matter on a stack: frames in modules that are neither OS modules nor raising helpers, found by
-    /// the context, unwind data or the frame pointer, or by a scan whose call site is not disproved.
+    /// the context, unwind data or the frame pointer, or by a scan whose call site is not disproved. A frame equal to
+    /// the one before it (same instruction pointer) is given once.
     /// </summary>
-    public IEnumerable<StackFrame> FramesThatMatter(IReadOnlyList<StackFrame> frames) =>
-        frames.Where(f => Dump.ModuleAt(f.InstructionPointer) is { } m && !IsSystemModule(m) && !IsRaisingHelper(m)
-                          && (f.Trust != FrameTrust.Scan || CallSiteOf(f.InstructionPointer) != CallSiteVerdict.NotCall));
+    /// <remarks>
+    /// The list ends in the thread-start code: once a system-module frame follows a frame that matters (the caller of
+    /// the application's start function: kernel32!BaseThreadInitThunk, ntdll!RtlUserThreadStart, as Truncated Stack
+    /// Trace names the bottom of a stack), the first frame found by scanning ends it. Below the thread start a scan
+    /// only finds stale values (Rough Stack Trace, Incorrect Stack Trace), e.g. the start address itself; without
+    /// module code their call sites cannot be disproved. System frames above the first frame that matters (a wait stub,
+    /// MessageBox, the raising code) do not end the list: a blocked thread's caller may be found by a scan past them.
+    /// </remarks>
+    public IEnumerable<StackFrame> FramesThatMatter(IReadOnlyList<StackFrame> frames)
+    {
+        bool matched = false, inStartCode = false;
+        ulong? previous = null;
+        foreach (var f in frames)
+        {
+            if (inStartCode && f.Trust == FrameTrust.Scan) yield break;
+            var m = Dump.ModuleAt(f.InstructionPointer);
+            if (m is null) continue;
+            if (IsSystemModule(m))
+            {
+                inStartCode |= matched;
+                continue;
+            }
+            if (IsRaisingHelper(m) || (f.Trust == FrameTrust.Scan && CallSiteOf(f.InstructionPointer) == CallSiteVerdict.NotCall)) continue;
+            matched = true;
+            if (f.InstructionPointer == previous) continue;
+            previous = f.InstructionPointer;
+            yield return f;
+        }
+    }
 
     /// <summary>The thread classifier: Active, Passive, Blocked (with the wait kind), or Unknown when system frames are unnamed.</summary>
     public ThreadState StateOf(DumpThread thread) => _states.GetOrAdd(thread.Id, _ => Classify(StackOf(thread)));
