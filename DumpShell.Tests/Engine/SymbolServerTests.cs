@@ -664,7 +664,7 @@ public sealed class SymbolServerTests(ITestOutputHelper output) : IDisposable
     /// (Connection: close); counts requests. Can stall before the headers or in the middle of a body,
     /// answer every request with an error status, and leave Content-Length out.
     /// </summary>
-    private sealed class TinyServer : IAsyncDisposable
+    internal sealed class TinyServer : IAsyncDisposable
     {
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly CancellationTokenSource _stop = new();

@@ -28,6 +28,8 @@ internal sealed class DumpBatch : IDisposable
     private readonly SymbolStore? _store;
     private readonly bool _ownStore;
     private readonly Queue<(string Path, Task<Output> Task)> _running = new();
+    // Symbol downloads of the dumps (on workers too: the relay flows into their tasks), written on the pipeline thread.
+    private readonly DownloadProgress _downloads;
     private int _queued, _done;
 
     public DumpBatch(PSCmdlet cmdlet, int throttle, string? symbolPath, Action<Dump, DumpSymbols, Output> analyze)
@@ -35,6 +37,7 @@ internal sealed class DumpBatch : IDisposable
         _cmdlet = cmdlet;
         _throttle = Math.Max(1, throttle);
         _analyze = analyze;
+        _downloads = new DownloadProgress(cmdlet);
         if (symbolPath is not null)
         {
             _store = SymbolSession.StoreFor(symbolPath);
@@ -46,6 +49,7 @@ internal sealed class DumpBatch : IDisposable
     /// <summary>Queues the files a -Path argument names (wildcards expanded); writes what finished meanwhile.</summary>
     public void Add(string path)
     {
+        using var entered = _downloads.Enter();
         foreach (string file in DumpResolver.ResolveFiles(_cmdlet, path))
         {
             _queued++;
@@ -64,7 +68,11 @@ internal sealed class DumpBatch : IDisposable
     /// <summary>Waits for the dumps still running and writes their output.</summary>
     public void Complete()
     {
-        while (_running.Count > 0) WriteOldest();
+        using (_downloads.Enter())
+        {
+            while (_running.Count > 0) WriteOldest();
+            _downloads.Complete();
+        }
         if (_queued > 1)
             _cmdlet.WriteProgress(new ProgressRecord(1, _cmdlet.MyInvocation.MyCommand.Name, "Done") { RecordType = ProgressRecordType.Completed });
     }
@@ -72,7 +80,7 @@ internal sealed class DumpBatch : IDisposable
     private void WriteOldest()
     {
         var (_, task) = _running.Dequeue();
-        Write(task.GetAwaiter().GetResult());
+        Write(SymbolProgressRelay.Wait(task));
     }
 
     private void Progress(string file)
@@ -84,6 +92,7 @@ internal sealed class DumpBatch : IDisposable
 
     private void Write(Output output)
     {
+        _downloads.Pump();
         _done++;
         foreach (var error in output.Errors) _cmdlet.WriteError(error);
         foreach (var o in output.Objects) _cmdlet.WriteObject(o);

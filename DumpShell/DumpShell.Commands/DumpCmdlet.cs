@@ -34,19 +34,29 @@ public abstract class DumpCmdlet : PSCmdlet
     /// <summary>Writes this cmdlet's objects for one dump.</summary>
     protected abstract void ProcessDump(Dump dump);
 
+    private DownloadProgress? _downloads;
+
+    /// <summary>Symbol downloads shown as progress records, written on the pipeline thread (see <see cref="DownloadProgress"/>).</summary>
+    internal DownloadProgress Downloads => _downloads ??= new DownloadProgress(this);
+
     protected override void ProcessRecord()
     {
-        foreach (var dump in ParameterSetName == DumpSet ? Dump : DumpResolver.Open(this, Path))
+        using (Downloads.Enter())
         {
-            try
+            foreach (var dump in ParameterSetName == DumpSet ? Dump : DumpResolver.Open(this, Path))
             {
-                ProcessDump(dump);
+                try
+                {
+                    ProcessDump(dump);
+                }
+                catch (Exception e) when (e is not PipelineStoppedException and not PipelineClosedException)
+                {
+                    WriteError(new ErrorRecord(e, "DumpReadFailed", ErrorCategory.ReadError, dump.Path));
+                }
+                Downloads.Pump();
+                ReportProblems(dump);
             }
-            catch (Exception e) when (e is not PipelineStoppedException and not PipelineClosedException)
-            {
-                WriteError(new ErrorRecord(e, "DumpReadFailed", ErrorCategory.ReadError, dump.Path));
-            }
-            ReportProblems(dump);
+            Downloads.Complete();
         }
     }
 

@@ -75,6 +75,19 @@ public sealed class GetDumpStackCommand : DumpCmdlet
     [ValidateNotNullOrEmpty]
     public string? DacPath { get; set; }
 
+    /// <summary>
+    /// kv: each native frame's first four argument slots (Arguments) and where they come from (ArgumentsSource). On x64
+    /// they are the caller's home area above the return address, "HomeArea (unverified)": x64 code need not store its
+    /// register arguments there, so a value is only a lead until the disassembly confirms it (False Function
+    /// Parameters). On x86, the stack above the return address ([EBP+8], [EBP+0xC], ...), "Stack".
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Parameters { get; set; }
+
+    /// <summary>The type name of the view that shows the argument slots (-Parameters).</summary>
+    internal const string ParametersView = "DumpShell.Model.StackFrame#Parameters";
+
+    private Dump? _dump;
     private DumpShell.Managed.ClrSession? _clr;
     private Func<CpuContext, IReadOnlyList<StackFrame>>? _walkFrom;
 
@@ -88,6 +101,7 @@ public sealed class GetDumpStackCommand : DumpCmdlet
         var options = symbols.WalkOptions(MaxFrames);
         _clr = null;
         _walkFrom = null;
+        _dump = dump;
         try
         {
             if (Wow64 && !CheckWow64(dump)) return;
@@ -231,6 +245,7 @@ public sealed class GetDumpStackCommand : DumpCmdlet
     private void Emit(DumpSymbols symbols, IReadOnlyList<StackFrame> frames)
     {
         symbols.Annotate(frames);
+        if (Parameters && _dump is not null) FrameArguments.Fill(_dump, frames);
         if (_clr is not null && frames.Count > 0)
         {
             uint threadId = frames[0].ThreadId;
@@ -239,17 +254,31 @@ public sealed class GetDumpStackCommand : DumpCmdlet
             {
                 var tail = dump.WalkStack(threadId, start, symbols.WalkOptions(MaxFrames));
                 symbols.Annotate(tail);
+                if (Parameters) FrameArguments.Fill(dump, tail);
                 return tail;
             };
             if (Managed)
             {
                 var managed = _clr.MergeStack(threadId, frames, _walkFrom, MaxFrames).Where(f => f.Kind != StackFrameKind.Native).ToList();
-                for (int i = 0; i < managed.Count; i++) WriteObject(Renumbered(managed[i], i, i + 1 < managed.Count ? managed[i + 1].InstructionPointer : null));
+                for (int i = 0; i < managed.Count; i++) WriteFrame(Renumbered(managed[i], i, i + 1 < managed.Count ? managed[i + 1].InstructionPointer : null));
                 return;
             }
             frames = _clr.MergeStack(threadId, frames, _walkFrom, MaxFrames);
         }
-        foreach (var frame in frames) WriteObject(frame);
+        foreach (var frame in frames) WriteFrame(frame);
+    }
+
+    /// <summary>With -Parameters a frame carries the type name of the kv view (its base object stays the StackFrame).</summary>
+    private void WriteFrame(StackFrame frame)
+    {
+        if (!Parameters)
+        {
+            WriteObject(frame);
+            return;
+        }
+        var shown = new PSObject(frame);
+        shown.TypeNames.Insert(0, ParametersView);
+        WriteObject(shown);
     }
 
     private static StackFrame Renumbered(StackFrame f, int number, ulong? returnAddress) => new()

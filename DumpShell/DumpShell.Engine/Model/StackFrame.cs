@@ -54,4 +54,13 @@ public sealed class StackFrame
     public bool IsJitCode { get; set; }
     /// <summary>A managed frame's method with its signature, e.g. "App.Program.C()".</summary>
     public string? ManagedMethod { get; set; }
+    /// <summary>
+    /// kv's first four argument slots (Get-DumpStack -Parameters), null where the dump does not hold the slot; null
+    /// without -Parameters or when the slots cannot be located. x64: the home area the caller reserved above this
+    /// frame's return address, which the callee need not have written (see <see cref="ArgumentsSource"/>); x86: the
+    /// stack slots above the return address ([EBP+8], [EBP+0xC], ...).
+    /// </summary>
+    public ulong?[]? Arguments { get; set; }
+    /// <summary>Where <see cref="Arguments"/> come from: "HomeArea (unverified)" (x64) or "Stack" (x86).</summary>
+    public string? ArgumentsSource { get; set; }
 }

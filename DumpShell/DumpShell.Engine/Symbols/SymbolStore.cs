@@ -31,7 +31,10 @@ public sealed record SymbolStoreOptions
     /// </summary>
     public bool IgnoreCaseFallback { get; init; } = true;
 
-    /// <summary>Called while a server download runs.</summary>
+    /// <summary>
+    /// Called while a server download runs, on whatever thread the download runs on. (A lookup made where a
+    /// <see cref="SymbolProgressRelay"/> is current also reports to that relay.)
+    /// </summary>
     public Action<SymbolDownloadProgress>? Progress { get; init; }
 }
 
@@ -227,7 +230,7 @@ public sealed class SymbolStore : IDisposable
 
     /// <summary>A PE image by file name (from the module list), TimeDateStamp and SizeOfImage.</summary>
     public SymbolLookupResult FindImage(string fileName, uint timeDateStamp, uint sizeOfImage, CancellationToken cancellationToken = default) =>
-        FindImageAsync(fileName, timeDateStamp, sizeOfImage, cancellationToken).GetAwaiter().GetResult();
+        SymbolProgressRelay.Wait(FindImageAsync(fileName, timeDateStamp, sizeOfImage, cancellationToken));
 
     public Task<SymbolLookupResult> FindImageAsync(string fileName, uint timeDateStamp, uint sizeOfImage, CancellationToken cancellationToken = default) =>
         SymbolKey.TryForImage(fileName, timeDateStamp, sizeOfImage, out var key, out string? error)
@@ -236,7 +239,7 @@ public sealed class SymbolStore : IDisposable
 
     /// <summary>A PDB by the file name of its CodeView record (just the name: see <see cref="SymbolKey.FileNameFromPath"/>), GUID and age.</summary>
     public SymbolLookupResult FindPdb(string pdbName, Guid guid, uint age, CancellationToken cancellationToken = default) =>
-        FindPdbAsync(pdbName, guid, age, cancellationToken).GetAwaiter().GetResult();
+        SymbolProgressRelay.Wait(FindPdbAsync(pdbName, guid, age, cancellationToken));
 
     public Task<SymbolLookupResult> FindPdbAsync(string pdbName, Guid guid, uint age, CancellationToken cancellationToken = default) =>
         SymbolKey.TryForPdb(pdbName, guid, age, out var key, out string? error)
@@ -245,7 +248,7 @@ public sealed class SymbolStore : IDisposable
 
     /// <summary>A Breakpad symbol file by debug file name and debug id.</summary>
     public SymbolLookupResult FindBreakpad(string debugFile, string debugId, CancellationToken cancellationToken = default) =>
-        FindBreakpadAsync(debugFile, debugId, cancellationToken).GetAwaiter().GetResult();
+        SymbolProgressRelay.Wait(FindBreakpadAsync(debugFile, debugId, cancellationToken));
 
     public Task<SymbolLookupResult> FindBreakpadAsync(string debugFile, string debugId, CancellationToken cancellationToken = default) =>
         SymbolKey.TryForBreakpad(debugFile, debugId, out var key, out string? error)
@@ -267,7 +270,7 @@ public sealed class SymbolStore : IDisposable
     // ---- the lookup ------------------------------------------------------------------------------------
 
     public SymbolLookupResult Find(SymbolKey key, CancellationToken cancellationToken = default) =>
-        FindAsync(key, cancellationToken).GetAwaiter().GetResult();
+        SymbolProgressRelay.Wait(FindAsync(key, cancellationToken));
 
     /// <summary>Looks <paramref name="key"/> up (once per store; later calls return the remembered result).</summary>
     public async Task<SymbolLookupResult> FindAsync(SymbolKey key, CancellationToken cancellationToken = default)
@@ -296,6 +299,10 @@ public sealed class SymbolStore : IDisposable
     private async Task<SymbolLookupResult> LookUpAsync(SymbolKey key, CancellationToken cancellationToken)
     {
         var notes = new List<string>();
+        // The caller's relay (a cmdlet's pipeline thread) hears of the download too; see SymbolProgressRelay.
+        var progress = Options.Progress;
+        if (SymbolProgressRelay.Current is { } relay)
+            progress = progress is null ? relay.Post : progress + relay.Post;
 
         foreach (var folder in _folders)
         {
@@ -315,7 +322,7 @@ public sealed class SymbolStore : IDisposable
 
         foreach (var server in _servers)
         {
-            var download = await Client.DownloadAsync(server.Url, key, server.CacheRoot, Options.Progress, cancellationToken).ConfigureAwait(false);
+            var download = await Client.DownloadAsync(server.Url, key, server.CacheRoot, progress, cancellationToken).ConfigureAwait(false);
             if (download.Succeeded)
                 return Found(key, download.Path!, download.Status == SymbolDownloadStatus.Cached ? SymbolSourceKind.Cache : SymbolSourceKind.Server,
                     download.Status == SymbolDownloadStatus.Cached ? server.CacheRoot : server.Url, notes);
