@@ -17,6 +17,7 @@ internal sealed class SymbolSession
     private SymbolPath? _path;
     private SymbolStore? _store;
     private ConditionalWeakTable<Dump, DumpSymbols> _perDump = new();
+    private readonly Dictionary<string, SymbolStore?> _pathStores = new(StringComparer.Ordinal);
 
     public static SymbolSession Current =>
         Runspace.DefaultRunspace is { } rs ? PerRunspace.GetValue(rs, _ => new SymbolSession()) : NoRunspace;
@@ -44,6 +45,8 @@ internal sealed class SymbolSession
         {
             _store = null;
             _perDump = new();
+            foreach (var store in _pathStores.Values) store?.Dispose();
+            _pathStores.Clear();
         }
     }
 
@@ -51,7 +54,14 @@ internal sealed class SymbolSession
     public DumpSymbols For(Dump dump, string? overridePath = null)
     {
         if (overridePath is not null)
-            return new DumpSymbols(dump, StoreFor(SymbolPath.Parse(overridePath)));
+        {
+            // One store per -SymbolPath text for the session: its cache use and remembered misses carry over between calls.
+            SymbolStore? store;
+            lock (_lock)
+                if (!_pathStores.TryGetValue(overridePath, out store))
+                    _pathStores[overridePath] = store = StoreFor(SymbolPath.Parse(overridePath));
+            return new DumpSymbols(dump, store);
+        }
         lock (_lock)
         {
             _store ??= StoreFor(Path);
