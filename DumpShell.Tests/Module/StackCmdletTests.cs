@@ -95,6 +95,14 @@ public sealed class StackCmdletTests(ModuleFixture fixture) : IClassFixture<Modu
     }
 
     [Fact]
+    public void A_relative_SymbolPath_resolves_against_the_current_location()
+    {
+        // The fixture's location is ../shared/dumps, so "wine/symbols" is the factory's symbol store.
+        var frames = Stack("Get-DumpStack -Path $args[0] -Exception -SymbolPath wine/symbols", TestData.WineDump("div_zero_pdb_x64"));
+        Assert.Equal("divide", frames[0].Function);
+    }
+
+    [Fact]
     public void Every_thread_is_walked_without_a_selection()
     {
         var threads = TestData.Truth("waitchain_x64").GetProperty("threads").EnumerateArray().Select(t => t.GetProperty("tid").GetUInt32()).Order();

@@ -37,7 +37,7 @@ public sealed class GetDumpAnalysisCommand : DumpCmdlet
     {
         _options = new PatternOptions { ProductPaths = ProductPath ?? [] };
         if (ParameterSetName == PathSet)
-            _batch = new DumpBatch(this, ThrottleLimit, SymbolPath, (dump, symbols, output) =>
+            _batch = new DumpBatch(this, ThrottleLimit, SymbolSession.ResolveFolders(this, SymbolPath), (dump, symbols, output) =>
             {
                 var failures = new List<DetectorFailure>();
                 output.Objects.Add(DumpAnalyzer.Analyze(dump, _options, symbols, failures));
@@ -66,7 +66,7 @@ public sealed class GetDumpAnalysisCommand : DumpCmdlet
 
     protected override void ProcessDump(Dump dump)
     {
-        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        var symbols = SymbolSession.Current.For(dump, SymbolSession.ResolveFolders(this, SymbolPath));
         try
         {
             var failures = new List<DetectorFailure>();

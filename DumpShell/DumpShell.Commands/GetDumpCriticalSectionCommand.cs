@@ -30,7 +30,7 @@ public sealed class GetDumpCriticalSectionCommand : DumpCmdlet
 
     protected override void ProcessDump(Dump dump)
     {
-        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        var symbols = SymbolSession.Current.For(dump, SymbolSession.ResolveFolders(this, SymbolPath));
         var locks = new LockAnalysis(dump, symbols.WalkOptions(LockAnalysis.MaxWalkFrames), a => symbols.Resolve(a)?.Text);
         if (Address is { } address)
         {

@@ -47,7 +47,7 @@ public sealed class GetDumpDisassemblyCommand : DumpCmdlet
 
     protected override void ProcessDump(Dump dump)
     {
-        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        var symbols = SymbolSession.Current.For(dump, SymbolSession.ResolveFolders(this, SymbolPath));
         try
         {
             var disassembler = new Disassembler(dump, symbols);

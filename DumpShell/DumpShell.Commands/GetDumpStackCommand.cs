@@ -97,7 +97,7 @@ public sealed class GetDumpStackCommand : DumpCmdlet
 
     protected override void ProcessDump(Dump dump)
     {
-        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        var symbols = SymbolSession.Current.For(dump, SymbolSession.ResolveFolders(this, SymbolPath));
         var options = symbols.WalkOptions(MaxFrames);
         _clr = null;
         _walkFrom = null;

@@ -29,7 +29,7 @@ public sealed class GetDumpWaitChainCommand : DumpCmdlet
 
     protected override void ProcessDump(Dump dump)
     {
-        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        var symbols = SymbolSession.Current.For(dump, SymbolSession.ResolveFolders(this, SymbolPath));
         var locks = new LockAnalysis(dump, symbols.WalkOptions(LockAnalysis.MaxWalkFrames), a => symbols.Resolve(a)?.Text);
         foreach (var chain in locks.Chains)
             if (ThreadId is null || ThreadId.Contains(chain.ThreadId)) WriteObject(chain);

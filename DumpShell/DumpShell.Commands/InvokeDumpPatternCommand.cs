@@ -113,7 +113,7 @@ public sealed class InvokeDumpPatternCommand : DumpCmdlet
             ProductPaths = ProductPath ?? [],
         };
         if (ParameterSetName == PathSet && _detectors.Count > 0)
-            _batch = new DumpBatch(this, ThrottleLimit, SymbolPath, (dump, symbols, output) =>
+            _batch = new DumpBatch(this, ThrottleLimit, SymbolSession.ResolveFolders(this, SymbolPath), (dump, symbols, output) =>
             {
                 foreach (var result in PatternRunner.Run(dump, _detectors, _options, symbols))
                 {
@@ -148,7 +148,7 @@ public sealed class InvokeDumpPatternCommand : DumpCmdlet
     protected override void ProcessDump(Dump dump)
     {
         if (_detectors.Count == 0) return;
-        var symbols = SymbolSession.Current.For(dump, SymbolPath);
+        var symbols = SymbolSession.Current.For(dump, SymbolSession.ResolveFolders(this, SymbolPath));
         try
         {
             foreach (var result in PatternRunner.Run(dump, _detectors, _options, symbols))

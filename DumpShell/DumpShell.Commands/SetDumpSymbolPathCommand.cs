@@ -39,17 +39,9 @@ public sealed class SetDumpSymbolPathCommand : PSCmdlet
         }
         else
         {
-            var path = Microsoft ? Symbols.SymbolPath.Parse("srv*" + Symbols.SymbolPath.MicrosoftSymbolServer) : ParseRelative(SymbolPath);
+            var path = Microsoft ? Symbols.SymbolPath.Parse("srv*" + Symbols.SymbolPath.MicrosoftSymbolServer) : Symbols.SymbolPath.Parse(SymbolSession.ResolveFolders(this, SymbolPath));
             session.SetPath(Append ? Symbols.SymbolPath.Combine(session.Path, path) : path);
         }
         if (PassThru) WriteObject(session.Path.ToString());
-    }
-
-    /// <summary>Plain folders resolve against PowerShell's current location, as every other path here does.</summary>
-    private SymbolPath ParseRelative(string text)
-    {
-        var parts = text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(p => p.Contains('*') || p.Contains("://", StringComparison.Ordinal) ? p : GetUnresolvedProviderPathFromPSPath(p));
-        return Symbols.SymbolPath.Parse(string.Join(';', parts));
     }
 }

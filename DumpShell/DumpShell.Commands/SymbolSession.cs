@@ -50,6 +50,18 @@ internal sealed class SymbolSession
         }
     }
 
+    /// <summary>
+    /// A symbol path as typed, with its plain folders resolved against PowerShell's current location (as every
+    /// other path of these cmdlets is); srv*, cache* and URL elements are kept as they are. Null stays null.
+    /// </summary>
+    public static string? ResolveFolders(System.Management.Automation.PSCmdlet cmdlet, string? text)
+    {
+        if (text is null) return null;
+        var parts = text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => p.Contains('*') || p.Contains("://", StringComparison.Ordinal) ? p : cmdlet.GetUnresolvedProviderPathFromPSPath(p));
+        return string.Join(';', parts);
+    }
+
     /// <summary>The symbols of <paramref name="dump"/> under the session's path, or under <paramref name="overridePath"/> for one call.</summary>
     public DumpSymbols For(Dump dump, string? overridePath = null)
     {
