@@ -140,7 +140,7 @@ public sealed partial class ClrSession
                 Function = function,
                 ManagedMethod = sig,
                 Offset = start != 0 && start != ulong.MaxValue && f.InstructionPointer >= start ? f.InstructionPointer - start : null,
-                Symbol = $"{(module is null ? "" : System.IO.Path.GetFileNameWithoutExtension(module) + "!")}{sig}",
+                Symbol = $"{(module is null ? "" : Symbols.ModuleNames.DebuggerName(module) + "!")}{sig}",
             };
         }
         if (f.Kind == ClrStackFrameKind.Runtime)

@@ -14,13 +14,10 @@ internal sealed class DeadlockMixedObjectsDetector : IDetector
 
     public IEnumerable<Finding> Run(Dump dump, DetectorContext context)
     {
+        var (applicable, handles, gap) = LockFindings.GeneralScope(dump, context, Pattern);
+        if (!applicable) yield break;
+        if (gap is not null) yield return gap;
         var locks = dump.Locks;
-        bool native = context.IsWindows && locks.IsApplicable && locks.HasStackMemory;
-        if (!native && !locks.HasManagedWaits) yield break;
-        bool handles = native && dump.HasHandleData;
-        if (native && !dump.HasHandleData)
-            yield return context.NotEvaluated(Pattern, "handledata", "HandleData not captured (MiniDumpWithHandleData; procdump -ma includes it)",
-                "Capture with procdump -ma, or MiniDumpWriteDump with MiniDumpWithHandleData.");
         // Without handle data (or off Windows) only the cycles through managed Monitors are complete.
         foreach (var cycle in locks.Cycles.Where(c => !c.CriticalSectionsOnly && (handles || c.Links.Any(l => l.Object.IsMonitor))))
         {

@@ -6,6 +6,23 @@ namespace DumpShell.Analysis.Detectors;
 /// <summary>Evidence and signature text shared by the wait-chain and deadlock detectors.</summary>
 internal static class LockFindings
 {
+    /// <summary>
+    /// What the wait graph beyond critical sections can show in this dump: whether to look at all (native waits on
+    /// Windows with stack memory, or managed Monitor waits anywhere), whether its handle edges are complete
+    /// (HandleData), and the data-gap finding to report when HandleData is missing.
+    /// </summary>
+    public static (bool Applicable, bool Handles, Finding? Gap) GeneralScope(Dump dump, DetectorContext context, string pattern)
+    {
+        var locks = dump.Locks;
+        bool native = context.IsWindows && locks.IsApplicable && locks.HasStackMemory;
+        if (!native && !locks.HasManagedWaits) return (false, false, null);
+        var gap = native && !dump.HasHandleData
+            ? context.NotEvaluated(pattern, "handledata", "HandleData not captured (MiniDumpWithHandleData; procdump -ma includes it)",
+                "Capture with procdump -ma, or MiniDumpWriteDump with MiniDumpWithHandleData.")
+            : null;
+        return (true, native && dump.HasHandleData, gap);
+    }
+
     public static string Link(WaitChainLink l) =>
         $"{l.ThreadText} waits {l.Object.Text} ({(l.Object.OwnerThreadId is not null ? l.Object.Owner : l.Object.Owner)})";
 

@@ -14,13 +14,10 @@ internal sealed class WaitChainGeneralDetector : IDetector
 
     public IEnumerable<Finding> Run(Dump dump, DetectorContext context)
     {
+        var (applicable, handles, gap) = LockFindings.GeneralScope(dump, context, Pattern);
+        if (!applicable) yield break;
+        if (gap is not null) yield return gap;
         var locks = dump.Locks;
-        bool native = context.IsWindows && locks.IsApplicable && locks.HasStackMemory;
-        if (!native && !locks.HasManagedWaits) yield break;
-        bool handles = native && dump.HasHandleData;
-        if (native && !dump.HasHandleData)
-            yield return context.NotEvaluated(Pattern, "handledata", "HandleData not captured (MiniDumpWithHandleData; procdump -ma includes it)",
-                "Capture with procdump -ma, or MiniDumpWriteDump with MiniDumpWithHandleData.");
         foreach (var chain in WaitChains.Maximal(locks, csOnly: false).Where(c => handles || c.HasMonitor))
         {
             var severity = chain.ThreadCount >= 3 || LockFindings.InvolvesMain(context, chain.ThreadIds) ? Severity.Error : Severity.Warning;
