@@ -147,7 +147,9 @@ public sealed class StackParametersTests(ModuleFixture fixture) : IClassFixture<
             Assert.Contains(progress, p => p.RecordType == ProgressRecordType.Completed && p.ActivityId == 2);
             Assert.True(File.Exists(Path.Combine(cache, Path.GetRelativePath("symbols", pdbPath))));
 
-            // Again, with a new store for the same path: the PDB is in the cache, so it is not requested or shown.
+            // Again after .reload, which drops the session's stores and their memory: a new store for the same path
+            // finds the PDB in the disk cache, so it is not requested or shown.
+            _ps.Invoke("Set-DumpSymbolPath -Reload");
             int before = server.RequestCount;
             var (again, progress2) = Run(path, symbolPath);
             Assert.Equal("divide", again[0].Function);
